@@ -1,0 +1,10 @@
+# Prints the configure summary: build type, CUDA mode and one ✓/✗ line per dependency.
+message(STATUS "")
+message(STATUS "fovea ${PROJECT_VERSION} configuration")
+message(STATUS "  build type : ${CMAKE_BUILD_TYPE}")
+message(STATUS "  FOVEA_CUDA : ${FOVEA_CUDA} -> ${FOVEA_CUDA_MODE}")
+message(STATUS "  FOVEA_NVTX : ${FOVEA_NVTX_ENABLED}")
+foreach(line ${FOVEA_SUMMARY_LINES})
+  message(STATUS "${line}")
+endforeach()
+message(STATUS "")

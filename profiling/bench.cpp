@@ -1,0 +1,161 @@
+// The benchmark runner: filter by regex over "kernel/variant", validate each variant,
+// time it (warm-up, then repeats until both a count and a time budget are reached), print
+// a table and write JSON records.
+#include "profiling/bench_runner.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <regex>
+
+#include "engine/error.h"
+#include "engine/info.h"
+
+namespace fovea::bench {
+
+std::vector<Registered>& registry() {
+  static std::vector<Registered> all;
+  return all;
+}
+
+Registrar::Registrar(const char* name, BenchFn fn) { registry().push_back({name, fn}); }
+
+namespace {
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+class TimingRunner final : public Runner {
+ public:
+  explicit TimingRunner(const std::string& filter) : filter_(filter), filter_text_(filter) {}
+
+  bool matches(const std::string& kernel, const std::string& variant) const {
+    return filter_text_.empty() || std::regex_search(kernel + "/" + variant, filter_);
+  }
+  bool wants(const std::string& kernel, const std::vector<std::string>& variants) const override {
+    for (const auto& v : variants)
+      if (matches(kernel, v)) return true;
+    return false;
+  }
+
+  void run(Case c) override {
+    for (Variant& v : c.variants) {
+      if (!matches(c.kernel, v.name)) continue;
+      Record r;
+      r.kernel = c.kernel;
+      r.variant = v.name;
+      r.shape = c.shape;
+      r.device = c.device;
+      r.bytes = v.bytes;
+      r.flops = v.flops;
+      std::fprintf(stderr, "bench %s/%s [%s] ...", c.kernel.c_str(), v.name.c_str(), c.shape.c_str());
+      std::fflush(stderr);
+      v.run();
+      r.check = v.check ? v.check() : "no reference check defined";
+      r.validated = r.check.empty();
+      if (!r.validated) {
+        std::fprintf(stderr, " NOT VALIDATED: %s\n", r.check.c_str());
+        records_.push_back(r);
+        continue;
+      }
+      std::vector<double> ms;
+      const auto start = std::chrono::steady_clock::now();
+      while (static_cast<int>(ms.size()) < c.min_repeats ||
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < c.min_seconds) {
+        const auto t0 = std::chrono::steady_clock::now();
+        v.run();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        if (ms.size() >= 1000) break;
+      }
+      std::sort(ms.begin(), ms.end());
+      r.repeats = static_cast<int>(ms.size());
+      r.min_ms = ms.front();
+      r.max_ms = ms.back();
+      r.median_ms = ms[ms.size() / 2];
+      r.gflops = r.flops / (r.median_ms * 1e6);
+      r.gbps = r.bytes / (r.median_ms * 1e6);
+      std::fprintf(stderr, " %.3f ms\n", r.median_ms);
+      records_.push_back(r);
+    }
+  }
+
+  struct Record {
+    std::string kernel, variant, shape, device, check;
+    double bytes = 0, flops = 0, median_ms = 0, min_ms = 0, max_ms = 0, gflops = 0, gbps = 0;
+    int repeats = 0;
+    bool validated = false;
+  };
+  const std::vector<Record>& records() const { return records_; }
+
+ private:
+  std::regex filter_;
+  std::string filter_text_;
+  std::vector<Record> records_;
+};
+
+}  // namespace
+
+int run_benchmarks(const std::string& filter, const std::string& json_path) {
+  TimingRunner runner(filter);
+  for (const Registered& r : registry()) r.fn(runner);
+  const auto& records = runner.records();
+  if (records.empty()) {
+    std::fprintf(stderr, "no benchmark matches --filter '%s'\n", filter.c_str());
+    return 2;
+  }
+  std::printf("%-22s %-14s %-22s %-8s %10s %10s %10s %9s %9s %s\n", "kernel", "variant", "shape", "device",
+              "median_ms", "min_ms", "max_ms", "GFLOP/s", "GB/s", "valid");
+  for (const auto& r : records)
+    std::printf("%-22s %-14s %-22s %-8s %10.3f %10.3f %10.3f %9.2f %9.2f %s\n", r.kernel.c_str(), r.variant.c_str(),
+                r.shape.c_str(), r.device.c_str(), r.median_ms, r.min_ms, r.max_ms, r.gflops, r.gbps,
+                r.validated ? "yes" : "NO");
+  bool all_valid = true;
+  for (const auto& r : records) all_valid = all_valid && r.validated;
+
+  if (!json_path.empty()) {
+    const BuildInfo info = build_info();
+    const std::string tmp = json_path + ".tmp";
+    std::ofstream out(tmp);
+    FOVEA_CHECK(out.good(), "bench", "cannot write '", tmp, "'; check the directory exists and is writable");
+    char date[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    out << "[\n";
+    for (size_t i = 0; i < records.size(); ++i) {
+      const auto& r = records[i];
+      out << "  {\"kernel\": \"" << json_escape(r.kernel) << "\", \"variant\": \"" << json_escape(r.variant)
+          << "\", \"device\": \"" << json_escape(r.device) << "\", \"shape\": \"" << json_escape(r.shape)
+          << "\", \"median_ms\": " << r.median_ms << ", \"min_ms\": " << r.min_ms << ", \"max_ms\": " << r.max_ms
+          << ", \"repeats\": " << r.repeats << ", \"gflops\": " << r.gflops << ", \"gbps\": " << r.gbps
+          << ", \"bytes\": " << r.bytes << ", \"flops\": " << r.flops
+          << ", \"validated\": " << (r.validated ? "true" : "false") << ", \"check\": \"" << json_escape(r.check)
+          << "\", \"blas\": \"" << json_escape(info.blas) << "\", \"threads\": " << info.threads
+          << ", \"commit\": \"" << json_escape(info.commit) << "\", \"build\": \"" << json_escape(info.build_type)
+          << "\", \"date\": \"" << date << "\"}" << (i + 1 < records.size() ? "," : "") << "\n";
+    }
+    out << "]\n";
+    out.close();
+    FOVEA_CHECK(out.good(), "bench", "writing '", tmp, "' failed (disk full?)");
+    FOVEA_CHECK(std::rename(tmp.c_str(), json_path.c_str()) == 0, "bench", "cannot rename '", tmp, "' to '",
+                json_path, "'");
+    std::fprintf(stderr, "wrote %zu records to %s\n", records.size(), json_path.c_str());
+  }
+  return all_valid ? 0 : 1;
+}
+
+}  // namespace fovea::bench
