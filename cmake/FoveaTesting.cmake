@@ -1,6 +1,8 @@
 # fovea_add_test(<target> SOURCES ... [LIBS ...]): a doctest executable whose test cases are
 # registered one by one with CTest; doctest test suites become CTest labels
-# (unit, gradcheck, badinput, emu, gpu, e2e).
+# (unit, gradcheck, badinput, emu, gpu, e2e). ctest -j runs several tests at once, so OpenMP
+# threads sleep instead of spinning at barriers (spinning on an oversubscribed machine
+# turns microsecond barriers into scheduler time slices).
 include(/usr/lib/cmake/doctest/doctest.cmake OPTIONAL RESULT_VARIABLE FOVEA_DOCTEST_CMAKE)
 function(fovea_add_test target)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
@@ -9,5 +11,5 @@ function(fovea_add_test target)
   set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   doctest_discover_tests(${target} ADD_LABELS 1
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
-    PROPERTIES ENVIRONMENT "FOVEA_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+    PROPERTIES ENVIRONMENT "FOVEA_SOURCE_DIR=${CMAKE_SOURCE_DIR};OMP_WAIT_POLICY=passive")
 endfunction()

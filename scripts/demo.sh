@@ -10,4 +10,4 @@ build=${FOVEA_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFOVEA_CUDA=off > /dev/null
 cmake --build "$build" --target fovea -j "$(nproc)"
 "$build/bin/fovea" info
-"$build/bin/fovea" train mlp --steps 300 --seed 0
+OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} "$build/bin/fovea" train mlp --steps 300 --seed 0
