@@ -43,7 +43,7 @@ FOVEA_BENCH(matmul) {
   const Tensor raw_out = fovea::empty({n, n});
   const double flops = 2.0 * n * n * n;
   const double bytes = 3.0 * n * n * 4;  // read A and B, write C once
-  fovea::bench::Case c{"matmul", "1024x1024x1024"};
+  fovea::bench::Case c{.kernel = "matmul", .shape = "1024x1024x1024"};
   c.variants.push_back({"fovea", bytes, flops, [&] { engine_out = fovea::matmul(a, b); },
                         [&] { return check_gemm(a.data<float>(), b.data<float>(), engine_out.data<float>(), n, n, n); }});
   c.variants.push_back({"openblas", bytes, flops,
@@ -71,7 +71,7 @@ FOVEA_BENCH(elementwise) {
     }
     return "";
   };
-  fovea::bench::Case c{"elementwise", "add_f32_16777216"};
+  fovea::bench::Case c{.kernel = "elementwise", .shape = "add_f32_16777216"};
   c.variants.push_back({"fovea", 3.0 * n * 4, 1.0 * n, [&] { sum_out = fovea::add(a, b); },
                         [&] { return check_sampled(sum_out, true); }});
   c.variants.push_back({"memcpy", 2.0 * n * 4, 0.0,

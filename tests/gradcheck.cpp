@@ -100,7 +100,7 @@ CloseResult all_close(const Tensor& actual, const Tensor& expected, double atol,
   for (size_t i = 0; i < a.size(); ++i) {
     const double tolerance = atol + rtol * std::abs(e[i]);
     const bool both_nan = std::isnan(a[i]) && std::isnan(e[i]);
-    const double ratio = both_nan ? 0 : (std::isfinite(a[i]) || a[i] != e[i] ? std::abs(a[i] - e[i]) / tolerance : 0);
+    const double ratio = both_nan || a[i] == e[i] ? 0 : std::abs(a[i] - e[i]) / tolerance;
     if (!(ratio <= worst_ratio)) {
       worst_ratio = std::isnan(ratio) ? INFINITY : ratio;
       worst = i;
