@@ -9,9 +9,12 @@
 #include <sstream>
 
 #include "engine/autograd.h"
-#include "engine/cpu/elementwise.h"
+#include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "profiling/nvtx.h"
+#if FOVEA_HAS_CUDA
+#include "engine/cuda/runtime.h"
+#endif
 
 namespace fovea {
 
@@ -169,6 +172,7 @@ void Tensor::check_dtype(DType expected, const char* what) const {
 
 double Tensor::item() const {
   FOVEA_CHECK(numel() == 1, "item", "expected a tensor with one element, got shape ", shape_str(shape()));
+  if (device().is_cuda()) return to(Device::cpu()).item();
   double value = 0;
   FOVEA_DISPATCH_ALL(dtype(), "item", [&] { value = static_cast<double>(*static_cast<scalar_t*>(raw_data())); });
   return value;
@@ -324,7 +328,7 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 Tensor Tensor::clone() const {
   FOVEA_NVTX_RANGE("clone");
   Tensor out = make_tensor(shape(), dtype(), device());
-  cpu::copy(*this, out);
+  FOVEA_ON_DEVICE(out.device(), copy, *this, out);
   record_op("clone", {out}, {*this}, [](const std::vector<Tensor>& g) { return std::vector<Tensor>{g[0]}; });
   return out;
 }
@@ -333,7 +337,7 @@ Tensor Tensor::to(DType target) const {
   if (dtype() == target) return *this;
   FOVEA_NVTX_RANGE("to");
   Tensor out = make_tensor(shape(), target, device());
-  cpu::copy(*this, out);
+  FOVEA_ON_DEVICE(out.device(), copy, *this, out);
   if (is_floating(target) && is_floating(dtype())) {
     record_op("to", {out}, {*this}, [source = dtype()](const std::vector<Tensor>& g) {
       return std::vector<Tensor>{g[0].to(source)};
@@ -342,11 +346,33 @@ Tensor Tensor::to(DType target) const {
   return out;
 }
 
+Tensor Tensor::to(Device target) const {
+  FOVEA_CHECK(defined(), "to", "the tensor is undefined");
+  if (device() == target) return *this;
+  FOVEA_NVTX_RANGE("to_device");
+#if FOVEA_HAS_CUDA
+  if (target.is_cuda()) cuda::require_device(target.index, "to");
+  const Tensor src = contiguous();
+  Tensor out = make_tensor(shape(), dtype(), target);
+  const cudaMemcpyKind kind = device().is_cpu()  ? cudaMemcpyHostToDevice
+                              : target.is_cpu() ? cudaMemcpyDeviceToHost
+                                                : cudaMemcpyDeviceToDevice;
+  cuda::copy_bytes(out.raw_data(), src.raw_data(), numel() * dtype_size(dtype()), kind);
+  record_op("to_device", {out}, {*this}, [source = device()](const std::vector<Tensor>& g) {
+    return std::vector<Tensor>{g[0].to(source)};
+  });
+  return out;
+#else
+  FOVEA_FAIL("to", "cannot move a tensor to ", target.str(),
+             ": this build has no CUDA backend (configure with FOVEA_CUDA=on or emu)");
+#endif
+}
+
 Tensor Tensor::detach() const { return alias(*this, shape(), strides(), offset()); }
 
 Tensor& Tensor::fill_(double value) {
   check_writable(*this, "fill_");
-  cpu::fill(*this, value);
+  FOVEA_ON_DEVICE(device(), fill, *this, value);
   impl_->storage->bump_version();
   return *this;
 }
@@ -355,7 +381,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   check_writable(*this, "copy_");
   FOVEA_CHECK(src.defined(), "copy_", "the source tensor is undefined");
   broadcast_shapes(src.shape(), shape(), "copy_");
-  cpu::copy(src, *this);
+  FOVEA_ON_DEVICE(device(), copy, src, *this);
   impl_->storage->bump_version();
   return *this;
 }
@@ -365,14 +391,14 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   FOVEA_CHECK(other.defined(), "add_", "the other tensor is undefined");
   FOVEA_CHECK(broadcast_shapes(shape(), other.shape(), "add_") == shape(), "add_", "cannot add shape ",
               shape_str(other.shape()), " into shape ", shape_str(shape()), " in place");
-  cpu::binary(cpu::BinaryOp::add, *this, other.to(dtype()), *this, alpha);
+  FOVEA_ON_DEVICE(device(), binary, cpu::BinaryOp::add, *this, other.to(dtype()), *this, alpha);
   impl_->storage->bump_version();
   return *this;
 }
 
 Tensor& Tensor::mul_(double value) {
   check_writable(*this, "mul_");
-  cpu::binary(cpu::BinaryOp::mul, *this, scalar_tensor(value, dtype()), *this);
+  FOVEA_ON_DEVICE(device(), binary, cpu::BinaryOp::mul, *this, scalar_tensor(value, dtype()), *this);
   impl_->storage->bump_version();
   return *this;
 }
@@ -455,7 +481,7 @@ std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
   std::ostringstream out;
   out << "tensor(";
-  Tensor flat = detach().contiguous();
+  Tensor flat = detach().to(Device::cpu()).contiguous();
   format_block(out, flat, shape(), 0, 0, numel() > 1000, is_floating(dtype()));
   out << ", shape=" << shape_str(shape()) << ", dtype=" << dtype_name(dtype());
   if (!device().is_cpu()) out << ", device=" << device().str();

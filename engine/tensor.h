@@ -82,6 +82,7 @@ class Tensor {
   Tensor contiguous() const;  // itself when already contiguous
 
   Tensor to(DType dtype) const;  // itself when already of that dtype
+  Tensor to(Device device) const;  // itself when already there; differentiable
   Tensor clone() const;
   Tensor detach() const;  // shares storage, no autograd history
 

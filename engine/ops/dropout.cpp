@@ -1,4 +1,4 @@
-// dropout: the front-end and its CPU kernel. The mask is a pure function of the generator
+// dropout: the front-end (kernels in engine/cpu/random.cpp and the CUDA backend). The mask is a pure function of the generator
 // state, and the CUDA kernel must reproduce it bit for bit, so the rule is fixed here:
 //
 //   training with 0 < p <= 1, for a tensor of n elements and generator gen (the default
@@ -12,23 +12,10 @@
 //   offset). u_i < 1, so p == 1 keeps nothing. Backward: grad_i = g_i * keep_i * scale.
 //
 // With training off or p == 0 the input is returned as is and the generator is untouched.
+#include "engine/dispatch.h"
 #include "engine/ops/common.h"
 
 namespace fovea {
-namespace {
-
-template <typename T>
-void dropout_forward(const T* in, int64_t n, uint64_t seed, uint64_t first, double p, T scale, T* out, uint8_t* keep) {
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    const float u = Philox::uniform_f32(Philox::block(seed, first + static_cast<uint64_t>(i))[0]);
-    const bool kept = static_cast<double>(u) >= p;
-    keep[i] = kept ? 1 : 0;
-    out[i] = in[i] * (kept ? scale : T(0));
-  }
-}
-
-}  // namespace
 
 Tensor dropout(const Tensor& a, double p, bool training, Generator* gen) {
   FOVEA_NVTX_RANGE("dropout");
@@ -44,10 +31,7 @@ Tensor dropout(const Tensor& a, double p, bool training, Generator* gen) {
   Tensor out = make_tensor(a.shape(), a.dtype(), a.device());
   Tensor keep = make_tensor(a.shape(), DType::u8, a.device());
   const double scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
-  FOVEA_DISPATCH_FLOAT(a.dtype(), "dropout", [&] {
-    dropout_forward<scalar_t>(in.data<scalar_t>(), n, g.seed(), first, p, static_cast<scalar_t>(scale),
-                              out.data<scalar_t>(), keep.data<uint8_t>());
-  });
+  FOVEA_ON_DEVICE(a.device(), dropout, in, p, scale, g.seed(), first, out, keep);
   record_op("dropout", {out}, {a}, [keep, scale](const std::vector<Tensor>& grad) {
     return std::vector<Tensor>{mul(mul(grad[0], keep), scale)};
   });

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "engine/cpu/elementwise.h"
+#include "engine/dispatch.h"
 #include "engine/ops/common.h"
 
 namespace fovea {
@@ -37,7 +37,7 @@ Tensor binary_op(cpu::BinaryOp op, const char* name, const Tensor& a, const Tens
   check_same_device(a, b, name);
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = make_tensor(shape, out_dtype, a.device());
-  cpu::binary(op, a.to(compute), b.to(compute), out, alpha);
+  FOVEA_ON_DEVICE(out.device(), binary, op, a.to(compute), b.to(compute), out, alpha);
   return out;
 }
 
@@ -46,7 +46,7 @@ Tensor unary_op(cpu::UnaryOp op, const char* name, const Tensor& a, bool needs_f
   Tensor in = a;
   if (needs_float && !is_floating(a.dtype())) in = a.to(DType::f32);
   Tensor out = make_tensor(in.shape(), in.dtype(), in.device());
-  cpu::unary(op, in, out);
+  FOVEA_ON_DEVICE(out.device(), unary, op, in, out);
   return out;
 }
 
@@ -166,7 +166,7 @@ Tensor pow(const Tensor& a, double exponent) {
   check_defined(a, "pow", "a");
   Tensor in = is_floating(a.dtype()) ? a : a.to(DType::f32);
   Tensor out = make_tensor(in.shape(), in.dtype(), in.device());
-  cpu::pow_scalar(in, exponent, out);
+  FOVEA_ON_DEVICE(out.device(), pow_scalar, in, exponent, out);
   if (needs_grad({&a})) {
     record_op("pow", {out}, {a}, [sa = SavedTensor(a, "pow"), exponent](const std::vector<Tensor>& g) {
       return std::vector<Tensor>{mul(g[0], mul(pow(sa.get(), exponent - 1), exponent))};
@@ -223,7 +223,7 @@ Tensor abs(const Tensor& a) {
     record_op("abs", {out}, {a}, [sa = SavedTensor(a, "abs")](const std::vector<Tensor>& g) {
       const Tensor x = sa.get();
       Tensor sign = make_tensor(x.shape(), x.dtype(), x.device());
-      cpu::unary(cpu::UnaryOp::sign, x, sign);
+      FOVEA_ON_DEVICE(x.device(), unary, cpu::UnaryOp::sign, x, sign);
       return std::vector<Tensor>{mul(g[0], sign)};
     });
   return out;
@@ -270,7 +270,7 @@ Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> m
   const double hi = max.value_or(std::numeric_limits<double>::infinity());
   FOVEA_CHECK(!(lo > hi), "clamp", "min ", lo, " is greater than max ", hi);
   Tensor out = make_tensor(a.shape(), a.dtype(), a.device());
-  cpu::clamp(a, lo, hi, out);
+  FOVEA_ON_DEVICE(out.device(), clamp, a, lo, hi, out);
   if (needs_grad({&a}))
     record_op("clamp", {out}, {a}, [sa = SavedTensor(a, "clamp"), lo, hi](const std::vector<Tensor>& g) {
       const Tensor x = sa.get();
@@ -294,7 +294,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   const Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a.shape(), "where"), b.shape(), "where");
   const DType t = result_type(a, b);
   Tensor out = make_tensor(shape, t, a.device());
-  cpu::where(condition, a.to(t), b.to(t), out);
+  FOVEA_ON_DEVICE(out.device(), where, condition, a.to(t), b.to(t), out);
   if (needs_grad({&a, &b}))
     record_op("where", {out}, {a, b}, [c = condition, sa = a.shape(), sb = b.shape()](const std::vector<Tensor>& g) {
       const Tensor zero = zeros({}, g[0].dtype());

@@ -1,7 +1,7 @@
 // Tensor factories: constant fills, ranges, host vectors and the Philox random draws.
 #include <cmath>
 
-#include "engine/cpu/elementwise.h"
+#include "engine/dispatch.h"
 #include "engine/ops/common.h"
 
 namespace fovea {
@@ -27,7 +27,7 @@ Tensor empty(const Shape& shape, DType dtype, Device device) { return make_tenso
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   Tensor t = make_tensor(shape, dtype, device);
-  cpu::fill(t, value);
+  FOVEA_ON_DEVICE(device, fill, t, value);
   return t;
 }
 Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
@@ -41,12 +41,12 @@ Tensor arange(double start, double end, double step, DType dtype, Device device)
   FOVEA_CHECK(step != 0, "arange", "step must be non-zero");
   FOVEA_CHECK(std::isfinite(start) && std::isfinite(end), "arange", "start and end must be finite");
   const double count = std::ceil((end - start) / step);
-  Tensor t = make_tensor({std::max<int64_t>(0, static_cast<int64_t>(count))}, dtype, device);
+  Tensor t = make_tensor({std::max<int64_t>(0, static_cast<int64_t>(count))}, dtype);
   FOVEA_DISPATCH_ALL(dtype, "arange", [&] {
     scalar_t* p = t.data<scalar_t>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<scalar_t>(start + static_cast<double>(i) * step);
   });
-  return t;
+  return t.to(device);
 }
 Tensor arange(int64_t end, DType dtype) { return arange(0.0, static_cast<double>(end), 1.0, dtype); }
 
@@ -63,7 +63,7 @@ Tensor from_vector(const std::vector<double>& values, const Shape& shape, DType 
 
 std::vector<double> to_vector(const Tensor& t) {
   check_defined(t, "to_vector", "t");
-  const Tensor c = t.detach().contiguous();
+  const Tensor c = t.detach().to(Device::cpu()).contiguous();
   std::vector<double> out(c.numel());
   FOVEA_DISPATCH_ALL(c.dtype(), "to_vector", [&] {
     const scalar_t* p = c.data<scalar_t>();
@@ -72,53 +72,25 @@ std::vector<double> to_vector(const Tensor& t) {
   return out;
 }
 
-namespace {
-
-template <typename T>
-void fill_uniform(T* p, int64_t n, uint64_t seed, uint64_t first) {
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    const auto w = Philox::block(seed, first + i);
-    if constexpr (std::is_same_v<T, float>)
-      p[i] = Philox::uniform_f32(w[0]);
-    else
-      p[i] = Philox::uniform_f64(w[0], w[1]);
-  }
-}
-
-// Box-Muller on two uniforms of the element's own Philox block; u1 in (0, 1].
-template <typename T>
-void fill_normal(T* p, int64_t n, uint64_t seed, uint64_t first) {
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    const auto w = Philox::block(seed, first + i);
-    const double u1 = 1.0 - Philox::uniform_f64(w[0], w[1]);
-    const double u2 = Philox::uniform_f64(w[2], w[3]);
-    p[i] = static_cast<T>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
-  }
-}
-
-}  // namespace
-
 Tensor rand(const Shape& shape, DType dtype, Generator* gen, Device device) {
   FOVEA_NVTX_RANGE("rand");
+  FOVEA_CHECK(is_floating(dtype), "rand", "dtype must be f32 or f64, got ", dtype_name(dtype));
   Generator& g = gen ? *gen : default_generator();
   Tensor t = make_tensor(shape, dtype, device);
-  const int64_t n = t.numel();
-  const uint64_t first = g.advance(static_cast<uint64_t>(n));
+  const uint64_t first = g.advance(static_cast<uint64_t>(t.numel()));
   const uint64_t seed = g.seed();
-  FOVEA_DISPATCH_FLOAT(dtype, "rand", [&] { fill_uniform(t.data<scalar_t>(), n, seed, first); });
+  FOVEA_ON_DEVICE(device, fill_uniform, t, seed, first);
   return t;
 }
 
 Tensor randn(const Shape& shape, DType dtype, Generator* gen, Device device) {
   FOVEA_NVTX_RANGE("randn");
+  FOVEA_CHECK(is_floating(dtype), "randn", "dtype must be f32 or f64, got ", dtype_name(dtype));
   Generator& g = gen ? *gen : default_generator();
   Tensor t = make_tensor(shape, dtype, device);
-  const int64_t n = t.numel();
-  const uint64_t first = g.advance(static_cast<uint64_t>(n));
+  const uint64_t first = g.advance(static_cast<uint64_t>(t.numel()));
   const uint64_t seed = g.seed();
-  FOVEA_DISPATCH_FLOAT(dtype, "randn", [&] { fill_normal(t.data<scalar_t>(), n, seed, first); });
+  FOVEA_ON_DEVICE(device, fill_normal, t, seed, first);
   return t;
 }
 
@@ -126,17 +98,9 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator* gen, De
   FOVEA_CHECK(low < high, "randint", "empty range [", low, ", ", high, ")");
   Generator& g = gen ? *gen : default_generator();
   Tensor t = make_tensor(shape, DType::i64, device);
-  const int64_t n = t.numel();
-  const uint64_t first = g.advance(static_cast<uint64_t>(n));
+  const uint64_t first = g.advance(static_cast<uint64_t>(t.numel()));
   const uint64_t seed = g.seed();
-  const uint64_t range = static_cast<uint64_t>(high - low);
-  int64_t* p = t.data<int64_t>();
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    const auto w = Philox::block(seed, first + i);
-    const uint64_t bits = (static_cast<uint64_t>(w[1]) << 32) | w[0];
-    p[i] = low + static_cast<int64_t>(bits % range);
-  }
+  FOVEA_ON_DEVICE(device, fill_randint, t, low, high, seed, first);
   return t;
 }
 

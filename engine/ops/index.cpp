@@ -2,8 +2,7 @@
 // index_select, gather, scatter_add and embedding. split and chunk return narrow() views;
 // the others validate shapes and index ranges before the CPU kernels (engine/cpu/index.h)
 // write anything.
-#include "engine/cpu/elementwise.h"
-#include "engine/cpu/index.h"
+#include "engine/dispatch.h"
 #include "engine/ops/common.h"
 
 namespace fovea {
@@ -75,7 +74,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   }
 
   Tensor out = make_tensor(out_shape, dtype, reference->device());
-  cpu::cat(tensors, dim, out);
+  FOVEA_ON_DEVICE(out.device(), cat, tensors, dim, out);
   if (needs_grad(tensors)) {
     std::vector<std::pair<int64_t, int64_t>> slices;  // (start, length) along dim; length -1: skipped
     int64_t start = 0;
@@ -148,15 +147,15 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   FOVEA_CHECK(index.dim() <= 1, "index_select", "index must be 1-D, got shape ", shape_str(index.shape()));
   dim = wrap_dim(dim, a.dim(), "index_select");
   const Tensor idx = index.reshape({-1}).contiguous();
-  cpu::check_index_range(idx, a.shape()[dim], "index_select", describe_dim(a, dim));
+  FOVEA_ON_DEVICE(idx.device(), check_index_range, idx, a.shape()[dim], "index_select", describe_dim(a, dim));
   Shape out_shape = a.shape();
   out_shape[dim] = idx.numel();
   Tensor out = make_tensor(out_shape, a.dtype(), a.device());
-  cpu::index_select(a.detach().contiguous(), dim, idx, out);
+  FOVEA_ON_DEVICE(out.device(), index_select, a.detach().contiguous(), dim, idx, out);
   if (needs_grad({&a}))
     record_op("index_select", {out}, {a}, [in_shape = a.shape(), dim, saved = SavedTensor(idx, "index_select")](const std::vector<Tensor>& g) {
       Tensor grad = zeros(in_shape, g[0].dtype(), g[0].device());
-      cpu::index_add(grad, dim, saved.get(), g[0].contiguous());
+      FOVEA_ON_DEVICE(grad.device(), index_add, grad, dim, saved.get(), g[0].contiguous());
       return std::vector<Tensor>{grad};
     });
   return out;
@@ -170,13 +169,13 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
   dim = wrap_dim(dim, a.dim(), "gather");
   check_index_fits(index, a, dim, "gather", "the input");
   const Tensor idx = index.contiguous();
-  cpu::check_index_range(idx, a.shape()[dim], "gather", describe_dim(a, dim));
+  FOVEA_ON_DEVICE(idx.device(), check_index_range, idx, a.shape()[dim], "gather", describe_dim(a, dim));
   Tensor out = make_tensor(idx.shape(), a.dtype(), a.device());
-  cpu::gather(a.detach(), dim, idx, out);
+  FOVEA_ON_DEVICE(out.device(), gather, a.detach(), dim, idx, out);
   if (needs_grad({&a}))
     record_op("gather", {out}, {a}, [in_shape = a.shape(), dim, saved = SavedTensor(idx, "gather")](const std::vector<Tensor>& g) {
       Tensor grad = zeros(in_shape, g[0].dtype(), g[0].device());
-      cpu::scatter_add(grad, dim, saved.get(), g[0]);
+      FOVEA_ON_DEVICE(grad.device(), scatter_add, grad, dim, saved.get(), g[0]);
       return std::vector<Tensor>{grad};
     });
   return out;
@@ -196,10 +195,10 @@ Tensor scatter_add(const Tensor& a, int64_t dim, const Tensor& index, const Tens
   check_index_fits(index, a, dim, "scatter_add", "the input");
   check_index_fits(index, src, -1, "scatter_add", "src");
   const Tensor idx = index.contiguous();
-  cpu::check_index_range(idx, a.shape()[dim], "scatter_add", describe_dim(a, dim));
+  FOVEA_ON_DEVICE(idx.device(), check_index_range, idx, a.shape()[dim], "scatter_add", describe_dim(a, dim));
   Tensor out = make_tensor(a.shape(), a.dtype(), a.device());
-  cpu::copy(a, out);
-  cpu::scatter_add(out, dim, idx, src.detach());
+  FOVEA_ON_DEVICE(out.device(), copy, a, out);
+  FOVEA_ON_DEVICE(out.device(), scatter_add, out, dim, idx, src.detach());
   if (needs_grad({&a, &src}))
     record_op("scatter_add", {out}, {a, src},
               [src_shape = src.shape(), dim, saved = SavedTensor(idx, "scatter_add")](const std::vector<Tensor>& g) {
@@ -225,16 +224,16 @@ Tensor embedding(const Tensor& table, const Tensor& indices) {
               shape_str(table.shape()));
   const int64_t rows = table.shape()[0], width = table.shape()[1];
   const Tensor idx = indices.reshape({-1}).contiguous();
-  cpu::check_index_range(idx, rows, "embedding",
+  FOVEA_ON_DEVICE(idx.device(), check_index_range, idx, rows, "embedding",
                          detail::concat("a table of ", rows, " rows (shape ", shape_str(table.shape()), ")"));
   Shape out_shape = indices.shape();
   out_shape.push_back(width);
   Tensor out = make_tensor(out_shape, table.dtype(), table.device());
-  cpu::index_select(table.detach().contiguous(), 0, idx, out);
+  FOVEA_ON_DEVICE(out.device(), index_select, table.detach().contiguous(), 0, idx, out);
   if (needs_grad({&table}))
     record_op("embedding", {out}, {table}, [table_shape = table.shape(), saved = SavedTensor(idx, "embedding")](const std::vector<Tensor>& g) {
       Tensor grad = zeros(table_shape, g[0].dtype(), g[0].device());
-      cpu::index_add(grad, 0, saved.get(), g[0].contiguous());
+      FOVEA_ON_DEVICE(grad.device(), index_add, grad, 0, saved.get(), g[0].contiguous());
       return std::vector<Tensor>{grad};
     });
   return out;

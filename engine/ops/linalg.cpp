@@ -2,7 +2,7 @@
 // Operands reach BLAS as strided views; only layouts BLAS cannot read are copied.
 #include <algorithm>
 
-#include "engine/cpu/linalg.h"
+#include "engine/dispatch.h"
 #include "engine/ops/common.h"
 
 namespace fovea {
@@ -47,13 +47,13 @@ Tensor as_matrix(const Tensor& t) {
   return t.reshape({rows, t.size(-1)});
 }
 
-Tensor blas_ready(const Tensor& t) { return cpu::blas_compatible(t) ? t : t.contiguous(); }
+Tensor blas_ready(const Tensor& t) { return FOVEA_ON_DEVICE(t.device(), blas_compatible, t) ? t : t.contiguous(); }
 
 // a [..., M, K] · b [..., K, N] over broadcast batch dims, with its backward recorded.
 Tensor batched_product(const Tensor& a, const Tensor& b, const Shape& batch, const char* op) {
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   Tensor out = make_tensor(with_matrix(batch, m, n), a.dtype(), a.device());
-  cpu::matmul(blas_ready(a.detach()).expand(with_matrix(batch, m, k)),
+  FOVEA_ON_DEVICE(out.device(), matmul, blas_ready(a.detach()).expand(with_matrix(batch, m, k)),
               blas_ready(b.detach()).expand(with_matrix(batch, k, n)), out);
   if (needs_grad({&a, &b}))
     record_op(op, {out}, {a, b},

@@ -1,6 +1,6 @@
 // Front-ends of softmax, log_softmax and the losses: nll_loss (class-index targets with
 // ignore_index), cross_entropy, l1, mse, and L2 normalisation.
-#include "engine/cpu/softmax.h"
+#include "engine/dispatch.h"
 #include "engine/ops/common.h"
 
 namespace fovea {
@@ -25,7 +25,7 @@ Tensor softmax_forward(const Tensor& a, int64_t dim, bool log, const char* op) {
   check_floating(a, op, "a");
   const AroundDim s = around_dim(a.shape(), dim);
   Tensor out = make_tensor(a.shape(), a.dtype(), a.device());
-  cpu::softmax(a.detach().contiguous(), s.outer, s.length, s.inner, log, out);
+  FOVEA_ON_DEVICE(out.device(), softmax, a.detach().contiguous(), s.outer, s.length, s.inner, log, out);
   return out;
 }
 
@@ -108,7 +108,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, int64_t ignore_in
   const Tensor saved_target = target.contiguous();
   Tensor losses = make_tensor(target.shape(), log_probs.dtype(), log_probs.device());
   const int64_t counted =
-      cpu::nll_forward(log_probs.detach().contiguous(), saved_target, classes, s.inner, ignore_index, losses);
+      FOVEA_ON_DEVICE(losses.device(), nll_forward, log_probs.detach().contiguous(), saved_target, classes, s.inner, ignore_index, losses);
   Tensor out;
   double grad_scale = 1.0;
   switch (reduction) {
@@ -125,7 +125,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, int64_t ignore_in
               [st = SavedTensor(saved_target, op), shape = log_probs.shape(), classes, inner = s.inner, ignore_index,
                grad_scale](const std::vector<Tensor>& g) {
                 Tensor grad = zeros(shape, g[0].dtype(), g[0].device());
-                cpu::nll_backward(st.get(), g[0].contiguous(), grad_scale, classes, inner, ignore_index, grad);
+                FOVEA_ON_DEVICE(grad.device(), nll_backward, st.get(), g[0].contiguous(), grad_scale, classes, inner, ignore_index, grad);
                 return std::vector<Tensor>{grad};
               });
   return out;

@@ -2,7 +2,7 @@
 // Every reduction moves the reduced dims last, so the kernels see contiguous rows.
 #include <cmath>
 
-#include "engine/cpu/reduce.h"
+#include "engine/dispatch.h"
 #include "engine/ops/common.h"
 
 namespace fovea {
@@ -52,7 +52,7 @@ Shape kept_shape(const Shape& shape, const Shape& dims, const char* op) {
 Tensor reduce_sum(const Tensor& a, const Shape& dims, bool keepdim, const char* op) {
   Rows r = to_rows(a, dims, keepdim, op);
   Tensor out = make_tensor(r.out_shape, a.dtype(), a.device());
-  cpu::reduce_rows(cpu::ReduceOp::sum, r.data, r.rows, r.length, out);
+  FOVEA_ON_DEVICE(out.device(), reduce_rows, cpu::ReduceOp::sum, r.data, r.rows, r.length, out);
   return out;
 }
 
@@ -65,7 +65,7 @@ std::tuple<Tensor, Tensor> extreme(const Tensor& a, int64_t dim, bool keepdim, c
   Rows r = to_rows(a, {dim}, keepdim, op);
   Tensor values = make_tensor(r.out_shape, a.dtype(), a.device());
   Tensor indices = make_tensor(r.out_shape, DType::i64, a.device());
-  cpu::arg_reduce_rows(kind, r.data, r.rows, r.length, values, indices);
+  FOVEA_ON_DEVICE(values.device(), arg_reduce_rows, kind, r.data, r.rows, r.length, values, indices);
   if (needs_grad({&a}))
     record_op(op, {values}, {a}, [in_shape = a.shape(), keep = r.keep_shape, idx = indices, dim](const std::vector<Tensor>& g) {
       Tensor grad = zeros(in_shape, g[0].dtype(), g[0].device());
@@ -112,7 +112,7 @@ Tensor var(const Tensor& a, const Shape& dims, int64_t correction, bool keepdim)
   FOVEA_CHECK(correction >= 0, "var", "correction must be >= 0, got ", correction);
   Rows r = to_rows(a, dims, keepdim, "var");
   Tensor out = make_tensor(r.out_shape, a.dtype(), a.device());
-  cpu::var_rows(r.data, r.rows, r.length, correction, out);
+  FOVEA_ON_DEVICE(out.device(), var_rows, r.data, r.rows, r.length, correction, out);
   if (needs_grad({&a}))
     record_op("var", {out}, {a}, [sa = SavedTensor(a, "var"), dims, keep = r.keep_shape, n = r.length, correction](const std::vector<Tensor>& g) {
       const Tensor x = sa.get();

@@ -1,0 +1,171 @@
+// Device discovery, error reporting, the caching device allocator, streams, copies and
+// pinned memory of the CUDA backend.
+#include "engine/cuda/runtime.h"
+
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "fovea/build_config.h"
+
+namespace fovea::cuda {
+namespace {
+
+struct Discovery {
+  int count = 0;
+  std::string reason;
+};
+
+const Discovery& discovery() {
+  static const Discovery d = [] {
+    Discovery result;
+    int n = 0;
+    const cudaError_t status = cudaGetDeviceCount(&n);
+    if (status != cudaSuccess || n <= 0) {
+      result.reason = status != cudaSuccess
+                          ? std::string("cudaGetDeviceCount failed: ") + cudaGetErrorString(status) + " (" +
+                                std::to_string(static_cast<int>(status)) + ")"
+                          : "cudaGetDeviceCount found no device";
+      std::fprintf(stderr, "fovea: no CUDA device: %s; running on the CPU only\n", result.reason.c_str());
+      return result;
+    }
+    result.count = n;
+    return result;
+  }();
+  return d;
+}
+
+// Size classes as in the host allocator: small blocks to 512 bytes, large ones to 1/8 of
+// their power of two.
+int64_t size_class(int64_t nbytes) {
+  if (nbytes <= 0) return 512;
+  if (nbytes < (int64_t{1} << 20)) return (nbytes + 511) / 512 * 512;
+  int64_t power = 1;
+  while (power * 2 <= nbytes) power *= 2;
+  const int64_t step = power / 8;
+  return (nbytes + step - 1) / step * step;
+}
+
+struct DevicePool {
+  std::map<int64_t, std::vector<void*>> free_blocks;
+  AllocatorStats stats;
+};
+
+std::mutex pool_mutex;
+std::map<int, DevicePool>& pools() {
+  static auto* p = new std::map<int, DevicePool>();  // outlives static tensors at exit
+  return *p;
+}
+
+thread_local cudaStream_t stream = nullptr;
+
+}  // namespace
+
+bool available() { return discovery().count > 0; }
+int device_count() { return discovery().count; }
+std::string unavailable_reason() { return discovery().reason; }
+bool emulated() { return std::string(FOVEA_CUDA_MODE) == "emu"; }
+
+std::string device_name(int index) {
+  require_device(index, "device_name");
+  cudaDeviceProp prop{};
+  FOVEA_CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
+  return prop.name;
+}
+
+void require_device(int index, const char* op) {
+  FOVEA_CHECK(available(), op, "no CUDA device: ", unavailable_reason(), "; use --device cpu");
+  FOVEA_CHECK(index >= 0 && index < device_count(), op, "device cuda:", index, " does not exist (",
+              device_count(), " device(s) found)");
+}
+
+void throw_error(cudaError_t status, const char* expression, const char* file, int line) {
+  throw Error("cuda", std::string(expression) + " failed with " + cudaGetErrorName(status) + ": " +
+                          cudaGetErrorString(status),
+              file, line);
+}
+
+void* allocate(int64_t nbytes, int device) {
+  require_device(device, "cuda allocate");
+  const int64_t rounded = size_class(nbytes);
+  {
+    std::lock_guard lock(pool_mutex);
+    DevicePool& pool = pools()[device];
+    pool.stats.allocations++;
+    auto it = pool.free_blocks.find(rounded);
+    if (it != pool.free_blocks.end() && !it->second.empty()) {
+      void* ptr = it->second.back();
+      it->second.pop_back();
+      pool.stats.cached_bytes -= rounded;
+      pool.stats.cache_hits++;
+      pool.stats.current_bytes += rounded;
+      pool.stats.peak_bytes = std::max(pool.stats.peak_bytes, pool.stats.current_bytes);
+      return ptr;
+    }
+  }
+  FOVEA_CUDA_CHECK(cudaSetDevice(device));
+  void* ptr = nullptr;
+  cudaError_t status = cudaMalloc(&ptr, static_cast<size_t>(rounded));
+  if (status == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    empty_cache();
+    status = cudaMalloc(&ptr, static_cast<size_t>(rounded));
+  }
+  FOVEA_CHECK(status == cudaSuccess, "cuda allocate", "cudaMalloc of ", nbytes, " bytes on cuda:", device,
+              " failed (", cudaGetErrorString(status), "); reduce the batch size");
+  std::lock_guard lock(pool_mutex);
+  DevicePool& pool = pools()[device];
+  pool.stats.current_bytes += rounded;
+  pool.stats.peak_bytes = std::max(pool.stats.peak_bytes, pool.stats.current_bytes);
+  return ptr;
+}
+
+void release(void* ptr, int64_t nbytes, int device) {
+  if (!ptr) return;
+  std::lock_guard lock(pool_mutex);
+  DevicePool& pool = pools()[device];
+  const int64_t rounded = size_class(nbytes);
+  pool.stats.current_bytes -= rounded;
+  pool.stats.cached_bytes += rounded;
+  pool.free_blocks[rounded].push_back(ptr);
+}
+
+void empty_cache() {
+  std::lock_guard lock(pool_mutex);
+  for (auto& [device, pool] : pools()) {
+    cudaSetDevice(device);
+    for (auto& [size, blocks] : pool.free_blocks)
+      for (void* ptr : blocks) cudaFree(ptr);
+    pool.free_blocks.clear();
+    pool.stats.cached_bytes = 0;
+  }
+}
+
+AllocatorStats allocator_stats(int device) {
+  std::lock_guard lock(pool_mutex);
+  return pools()[device].stats;
+}
+
+void* allocate_pinned(int64_t nbytes) {
+  require_device(0, "pinned allocate");
+  void* ptr = nullptr;
+  FOVEA_CUDA_CHECK(cudaHostAlloc(&ptr, static_cast<size_t>(nbytes > 0 ? nbytes : 1), cudaHostAllocDefault));
+  return ptr;
+}
+
+void release_pinned(void* ptr) {
+  if (ptr) cudaFreeHost(ptr);
+}
+
+cudaStream_t current_stream() { return stream; }
+void set_current_stream(cudaStream_t s) { stream = s; }
+void synchronize() { FOVEA_CUDA_CHECK(cudaStreamSynchronize(stream)); }
+
+void copy_bytes(void* dst, const void* src, int64_t nbytes, cudaMemcpyKind kind) {
+  if (nbytes == 0) return;
+  FOVEA_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(nbytes), kind, stream));
+  FOVEA_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+}  // namespace fovea::cuda

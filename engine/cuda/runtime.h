@@ -1,0 +1,53 @@
+// The CUDA backend's host side: device discovery, the error macro, the caching device
+// allocator, the current stream, copies between host and device, and pinned host memory.
+// Built only when FOVEA_CUDA is on (a real GPU through cudart) or emu (the SIMT emulator
+// serves the same runtime API on the CPU).
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <string>
+
+#include "engine/allocator.h"
+#include "engine/error.h"
+
+namespace fovea::cuda {
+
+// True when a device can run kernels: cudaGetDeviceCount succeeded with n > 0. Without one
+// the backend says so once on stderr and never touches the runtime again.
+bool available();
+int device_count();
+std::string unavailable_reason();
+std::string device_name(int index);
+bool emulated();  // the device is the SIMT emulator
+// Throws fovea::Error naming `op` unless device `index` exists.
+void require_device(int index, const char* op);
+
+[[noreturn]] void throw_error(cudaError_t status, const char* expression, const char* file, int line);
+
+// Caching allocator: freed blocks are kept per size class and device and handed out again.
+void* allocate(int64_t nbytes, int device);
+void release(void* ptr, int64_t nbytes, int device);
+void empty_cache();
+AllocatorStats allocator_stats(int device);
+
+// Page-locked host memory for asynchronous copies.
+void* allocate_pinned(int64_t nbytes);
+void release_pinned(void* ptr);
+
+// The stream every op of this thread enqueues on (the legacy default stream unless set).
+cudaStream_t current_stream();
+void set_current_stream(cudaStream_t stream);
+void synchronize();
+
+// Byte copies; `kind` as in cudaMemcpy. Synchronous on the current stream.
+void copy_bytes(void* dst, const void* src, int64_t nbytes, cudaMemcpyKind kind);
+
+}  // namespace fovea::cuda
+
+#define FOVEA_CUDA_CHECK(expression)                                                 \
+  do {                                                                               \
+    const cudaError_t fovea_cuda_status = (expression);                              \
+    if (fovea_cuda_status != cudaSuccess) [[unlikely]]                               \
+      ::fovea::cuda::throw_error(fovea_cuda_status, #expression, __FILE__, __LINE__); \
+  } while (0)
