@@ -381,7 +381,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   check_writable(*this, "copy_");
   FOVEA_CHECK(src.defined(), "copy_", "the source tensor is undefined");
   broadcast_shapes(src.shape(), shape(), "copy_");
-  FOVEA_ON_DEVICE(device(), copy, src, *this);
+  FOVEA_ON_DEVICE(device(), copy, src.device() == device() ? src : src.to(device()), *this);
   impl_->storage->bump_version();
   return *this;
 }
@@ -391,6 +391,8 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   FOVEA_CHECK(other.defined(), "add_", "the other tensor is undefined");
   FOVEA_CHECK(broadcast_shapes(shape(), other.shape(), "add_") == shape(), "add_", "cannot add shape ",
               shape_str(other.shape()), " into shape ", shape_str(shape()), " in place");
+  FOVEA_CHECK(other.device() == device(), "add_", "tensors are on different devices: ", device().str(), " and ",
+              other.device().str(), "; move them with .to(device) first");
   FOVEA_ON_DEVICE(device(), binary, cpu::BinaryOp::add, *this, other.to(dtype()), *this, alpha);
   impl_->storage->bump_version();
   return *this;
@@ -398,7 +400,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 
 Tensor& Tensor::mul_(double value) {
   check_writable(*this, "mul_");
-  FOVEA_ON_DEVICE(device(), binary, cpu::BinaryOp::mul, *this, scalar_tensor(value, dtype()), *this);
+  FOVEA_ON_DEVICE(device(), binary, cpu::BinaryOp::mul, *this, scalar_tensor(value, dtype(), device()), *this);
   impl_->storage->bump_version();
   return *this;
 }

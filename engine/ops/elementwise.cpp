@@ -274,8 +274,8 @@ Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> m
   if (needs_grad({&a}))
     record_op("clamp", {out}, {a}, [sa = SavedTensor(a, "clamp"), lo, hi](const std::vector<Tensor>& g) {
       const Tensor x = sa.get();
-      Tensor inside = mul(ge(x, scalar_tensor(lo, x.dtype())), le(x, scalar_tensor(hi, x.dtype())));
-      return std::vector<Tensor>{where(inside, g[0], zeros({}, g[0].dtype()))};
+      Tensor inside = mul(ge(x, scalar_tensor(lo, x.dtype(), x.device())), le(x, scalar_tensor(hi, x.dtype(), x.device())));
+      return std::vector<Tensor>{where(inside, g[0], zeros({}, g[0].dtype(), g[0].device()))};
     });
   return out;
 }
@@ -297,7 +297,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   FOVEA_ON_DEVICE(out.device(), where, condition, a.to(t), b.to(t), out);
   if (needs_grad({&a, &b}))
     record_op("where", {out}, {a, b}, [c = condition, sa = a.shape(), sb = b.shape()](const std::vector<Tensor>& g) {
-      const Tensor zero = zeros({}, g[0].dtype());
+      const Tensor zero = zeros({}, g[0].dtype(), g[0].device());
       return std::vector<Tensor>{sum_to(where(c, g[0], zero), sa), sum_to(where(c, zero, g[0]), sb)};
     });
   return out;
@@ -320,7 +320,7 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
   if (needs_grad({&a, &b}))
     record_op("maximum", {out}, {a, b}, [sa = SavedTensor(a, "maximum"), sb = SavedTensor(b, "maximum")](const std::vector<Tensor>& g) {
       const Tensor x = sa.get(), y = sb.get();
-      const Tensor zero = zeros({}, g[0].dtype());
+      const Tensor zero = zeros({}, g[0].dtype(), g[0].device());
       const Tensor a_wins = ge(x, y);
       return std::vector<Tensor>{sum_to(where(a_wins, g[0], zero), x.shape()),
                                  sum_to(where(a_wins, zero, g[0]), y.shape())};

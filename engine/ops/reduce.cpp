@@ -135,7 +135,7 @@ Tensor norm(const Tensor& a, double p, const Shape& dims, bool keepdim) {
       const Shape keep = kept_shape(a.shape(), dims, "norm");
       record_op("norm", {out}, {a}, [sa = SavedTensor(a, "norm"), so = SavedTensor(out, "norm"), keep](const std::vector<Tensor>& g) {
         const Tensor x = sa.get(), n = so.get().reshape(keep);
-        const Tensor safe = where(eq(n, 0.0), ones({}, n.dtype()), n);
+        const Tensor safe = where(eq(n, 0.0), ones({}, n.dtype(), n.device()), n);
         return std::vector<Tensor>{mul(div(x, safe), g[0].reshape(keep))};
       });
     }
