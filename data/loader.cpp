@@ -38,9 +38,13 @@ struct Loader::State {
   int64_t next_claim = 0;  // global batch number = epoch * per_epoch + batch
   int64_t consumer = 0;
   bool epoch_end_pending = false;
+  // A built batch waits here until the consumer takes it; its bad-sample count enters the
+  // statistics only then, so prefetched batches of a later epoch do not count early.
   struct Slot {
     std::optional<Batch> batch;
     std::exception_ptr error;
+    int64_t bad = 0;
+    std::vector<std::string> reasons;
   };
   std::map<int64_t, Slot> ready;
   LoaderStats stats;
@@ -121,18 +125,13 @@ struct Loader::State {
       uint64_t my_generation = generation;
       lock.unlock();
       Slot slot;
-      int64_t bad = 0;
-      std::vector<std::string> reasons;
       try {
-        slot.batch = build(global, bad, reasons);
+        slot.batch = build(global, slot.bad, slot.reasons);
       } catch (...) {
         slot.error = std::current_exception();
       }
       lock.lock();
       if (my_generation != generation) continue;
-      stats.bad_samples += bad;
-      for (auto& r : reasons)
-        if (stats.bad_reasons.size() < kMaxBadReasons) stats.bad_reasons.push_back(std::move(r));
       ready[global] = std::move(slot);
       batch_ready.notify_all();
     }
@@ -183,6 +182,9 @@ std::optional<Batch> Loader::next() {
   ++s.consumer;
   s.epoch_end_pending = s.consumer % s.per_epoch == 0;
   s.work_ready.notify_all();
+  s.stats.bad_samples += slot.bad;
+  for (auto& r : slot.reasons)
+    if (s.stats.bad_reasons.size() < kMaxBadReasons) s.stats.bad_reasons.push_back(std::move(r));
   if (slot.error) std::rethrow_exception(slot.error);
   ++s.stats.batches;
   s.stats.samples += slot.batch->size;
