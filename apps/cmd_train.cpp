@@ -45,10 +45,11 @@ int train_mlp(int argc, char** argv) {
   int64_t steps = 300, hidden = 64;
   uint64_t seed = 0;
   double lr = 0.2;
+  Device device = Device::cpu();
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
-      std::printf("usage: fovea train mlp [--steps N] [--hidden N] [--lr X] [--seed N]\n");
+      std::printf("usage: fovea train mlp [--steps N] [--hidden N] [--lr X] [--seed N] [--device cpu|cuda|cuda:N]\n");
       return 0;
     }
     if (i + 1 >= argc) {
@@ -60,6 +61,7 @@ int train_mlp(int argc, char** argv) {
     else if (arg == "--hidden") hidden = std::atoll(value);
     else if (arg == "--lr") lr = std::atof(value);
     else if (arg == "--seed") seed = std::strtoull(value, nullptr, 10);
+    else if (arg == "--device") device = Device::parse(value);
     else {
       std::fprintf(stderr, "fovea train mlp: unknown option '%s'\n", arg.c_str());
       return 2;
@@ -70,19 +72,23 @@ int train_mlp(int argc, char** argv) {
     return 2;
   }
 
-  const Spirals train = make_spirals(1536, seed), test = make_spirals(768, seed + 1);
+  Spirals train = make_spirals(1536, seed), test = make_spirals(768, seed + 1);
+  for (Spirals* s : {&train, &test}) {
+    s->points = s->points.to(device);
+    s->labels = s->labels.to(device);
+  }
   Generator init(seed + 2);
   auto param = [&](const Shape& shape, double scale) {
-    return mul(randn(shape, DType::f32, &init), scale).detach().requires_grad_();
+    return mul(randn(shape, DType::f32, &init, device), scale).detach().requires_grad_();
   };
-  Tensor w1 = param({hidden, 2}, std::sqrt(2.0 / 2)), b1 = zeros({hidden}).requires_grad_();
-  Tensor w2 = param({3, hidden}, std::sqrt(1.0 / hidden)), b2 = zeros({3}).requires_grad_();
+  Tensor w1 = param({hidden, 2}, std::sqrt(2.0 / 2)), b1 = zeros({hidden}, DType::f32, device).requires_grad_();
+  Tensor w2 = param({3, hidden}, std::sqrt(1.0 / hidden)), b2 = zeros({3}, DType::f32, device).requires_grad_();
   auto forward = [&](const Tensor& x) { return linear(relu(linear(x, w1, b1)), w2, b2); };
   SGD sgd({w1, b1, w2, b2}, {.lr = lr, .momentum = 0.9});
 
-  std::printf("training a 2-layer MLP (hidden %lld) on 3 spirals: %lld train / %lld test points\n",
+  std::printf("training a 2-layer MLP (hidden %lld) on 3 spirals: %lld train / %lld test points, device %s\n",
               static_cast<long long>(hidden), static_cast<long long>(train.points.size(0)),
-              static_cast<long long>(test.points.size(0)));
+              static_cast<long long>(test.points.size(0)), device.str().c_str());
   for (int64_t step = 1; step <= steps; ++step) {
     const Tensor loss = cross_entropy(forward(train.points), train.labels);
     sgd.zero_grad();
