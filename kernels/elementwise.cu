@@ -2,6 +2,7 @@
 // op chosen by a uniform runtime switch (one instantiation per element type keeps nvcc and
 // emulator builds small). Semantics match engine/cpu/elementwise.cpp.
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/elementwise.h"
 
@@ -27,12 +28,20 @@ __device__ T apply_unary(UnaryKind op, T x) {
       default: break;
     }
   }
-  switch (op) {
-    case UnaryKind::neg: return static_cast<T>(-x);
-    case UnaryKind::abs: return static_cast<T>(x < 0 ? -x : x);
-    case UnaryKind::relu: return x > 0 ? x : T(0);
-    case UnaryKind::sign: return static_cast<T>((x > T(0)) - (x < T(0)));
-    default: return x;  // transcendental ops reach integers only through a float conversion
+  if constexpr (std::is_unsigned_v<T>) {
+    switch (op) {
+      case UnaryKind::neg: return static_cast<T>(-x);
+      case UnaryKind::sign: return static_cast<T>(x > T(0));
+      default: return x;  // abs and relu are the identity; transcendental ops never see integers
+    }
+  } else {
+    switch (op) {
+      case UnaryKind::neg: return static_cast<T>(-x);
+      case UnaryKind::abs: return static_cast<T>(x < 0 ? -x : x);
+      case UnaryKind::relu: return x > 0 ? x : T(0);
+      case UnaryKind::sign: return static_cast<T>((x > T(0)) - (x < T(0)));
+      default: return x;  // transcendental ops reach integers only through a float conversion
+    }
   }
 }
 
