@@ -17,15 +17,6 @@ constexpr int64_t kAlignment = 64;
 constexpr int64_t kCacheThreshold = int64_t{1} << 20;
 constexpr int64_t kCacheLimit = int64_t{8} << 30;  // cached bytes beyond this are freed
 
-// Large sizes round up to a multiple of 1/8 of their power of two (at most 12.5% waste).
-int64_t size_class(int64_t nbytes) {
-  if (nbytes < kCacheThreshold) return (nbytes + kAlignment - 1) / kAlignment * kAlignment;
-  int64_t power = 1;
-  while (power * 2 <= nbytes) power *= 2;
-  const int64_t step = power / 8;
-  return (nbytes + step - 1) / step * step;
-}
-
 struct State {
   std::mutex mutex;
   std::map<int64_t, std::vector<void*>> free_blocks;
@@ -37,7 +28,18 @@ State& state() {
   return *s;
 }
 
+int64_t size_class(int64_t nbytes) { return allocation_size_class(nbytes, kAlignment); }
+
 }  // namespace
+
+int64_t allocation_size_class(int64_t nbytes, int64_t small_granularity) {
+  if (nbytes <= 0) return small_granularity;
+  if (nbytes < kCacheThreshold) return (nbytes + small_granularity - 1) / small_granularity * small_granularity;
+  int64_t power = 1;
+  while (power * 2 <= nbytes) power *= 2;
+  const int64_t step = power / 8;
+  return (nbytes + step - 1) / step * step;
+}
 
 HostAllocator& HostAllocator::instance() {
   static HostAllocator allocator;

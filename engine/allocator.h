@@ -14,6 +14,11 @@ struct AllocatorStats {
   int64_t cache_hits = 0;
 };
 
+// Rounds a request up to its cache size class: small requests to a multiple of
+// `small_granularity`, requests of 1 MiB and more to a multiple of 1/8 of their power of two
+// (at most 12.5% waste), so freed blocks match later requests of similar size.
+int64_t allocation_size_class(int64_t nbytes, int64_t small_granularity);
+
 class HostAllocator {
  public:
   static HostAllocator& instance();

@@ -36,16 +36,8 @@ const Discovery& discovery() {
   return d;
 }
 
-// Size classes as in the host allocator: small blocks to 512 bytes, large ones to 1/8 of
-// their power of two.
-int64_t size_class(int64_t nbytes) {
-  if (nbytes <= 0) return 512;
-  if (nbytes < (int64_t{1} << 20)) return (nbytes + 511) / 512 * 512;
-  int64_t power = 1;
-  while (power * 2 <= nbytes) power *= 2;
-  const int64_t step = power / 8;
-  return (nbytes + step - 1) / step * step;
-}
+// 512-byte granularity below 1 MiB, as cudaMalloc's own alignment.
+int64_t size_class(int64_t nbytes) { return allocation_size_class(nbytes, 512); }
 
 struct DevicePool {
   std::map<int64_t, std::vector<void*>> free_blocks;

@@ -72,36 +72,42 @@ std::vector<double> to_vector(const Tensor& t) {
   return out;
 }
 
-Tensor rand(const Shape& shape, DType dtype, Generator* gen, Device device) {
-  FOVEA_NVTX_RANGE("rand");
-  FOVEA_CHECK(is_floating(dtype), "rand", "dtype must be f32 or f64, got ", dtype_name(dtype));
+namespace {
+
+// A fresh tensor filled by `fill(tensor, seed, first counter)` from the generator's stream.
+template <typename Fill>
+Tensor random_tensor(const Shape& shape, DType dtype, Generator* gen, Device device, Fill&& fill) {
   Generator& g = gen ? *gen : default_generator();
   Tensor t = make_tensor(shape, dtype, device);
   const uint64_t first = g.advance(static_cast<uint64_t>(t.numel()));
-  const uint64_t seed = g.seed();
-  FOVEA_ON_DEVICE(device, fill_uniform, t, seed, first);
+  fill(t, g.seed(), first);
   return t;
+}
+
+}  // namespace
+
+Tensor rand(const Shape& shape, DType dtype, Generator* gen, Device device) {
+  FOVEA_NVTX_RANGE("rand");
+  FOVEA_CHECK(is_floating(dtype), "rand", "dtype must be f32 or f64, got ", dtype_name(dtype));
+  return random_tensor(shape, dtype, gen, device, [&](const Tensor& t, uint64_t seed, uint64_t first) {
+    FOVEA_ON_DEVICE(device, fill_uniform, t, seed, first);
+  });
 }
 
 Tensor randn(const Shape& shape, DType dtype, Generator* gen, Device device) {
   FOVEA_NVTX_RANGE("randn");
   FOVEA_CHECK(is_floating(dtype), "randn", "dtype must be f32 or f64, got ", dtype_name(dtype));
-  Generator& g = gen ? *gen : default_generator();
-  Tensor t = make_tensor(shape, dtype, device);
-  const uint64_t first = g.advance(static_cast<uint64_t>(t.numel()));
-  const uint64_t seed = g.seed();
-  FOVEA_ON_DEVICE(device, fill_normal, t, seed, first);
-  return t;
+  return random_tensor(shape, dtype, gen, device, [&](const Tensor& t, uint64_t seed, uint64_t first) {
+    FOVEA_ON_DEVICE(device, fill_normal, t, seed, first);
+  });
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator* gen, Device device) {
+  FOVEA_NVTX_RANGE("randint");
   FOVEA_CHECK(low < high, "randint", "empty range [", low, ", ", high, ")");
-  Generator& g = gen ? *gen : default_generator();
-  Tensor t = make_tensor(shape, DType::i64, device);
-  const uint64_t first = g.advance(static_cast<uint64_t>(t.numel()));
-  const uint64_t seed = g.seed();
-  FOVEA_ON_DEVICE(device, fill_randint, t, low, high, seed, first);
-  return t;
+  return random_tensor(shape, DType::i64, gen, device, [&](const Tensor& t, uint64_t seed, uint64_t first) {
+    FOVEA_ON_DEVICE(device, fill_randint, t, low, high, seed, first);
+  });
 }
 
 }  // namespace fovea
