@@ -4,15 +4,13 @@
 #include <cmath>
 #include <type_traits>
 
+#include "kernels/common.h"
 #include "kernels/elementwise.h"
 
 namespace fovea::kernels {
 namespace {
 
 constexpr int kThreads = 256;
-
-__device__ inline int64_t first_index() { return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ inline int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
 
 template <typename T>
 __device__ T apply_unary(UnaryKind op, T x) {
@@ -140,19 +138,6 @@ __global__ void fill_kernel(T* out, T value, StridedSpace<1> space) {
   }
 }
 
-// Calls fn(T{}) with T the C++ type of `type`.
-template <typename Fn>
-cudaError_t with_type(ElementType type, Fn&& fn) {
-  switch (type) {
-    case ElementType::u8: return fn(uint8_t{});
-    case ElementType::i32: return fn(int32_t{});
-    case ElementType::i64: return fn(int64_t{});
-    case ElementType::f32: return fn(float{});
-    case ElementType::f64: return fn(double{});
-  }
-  return cudaErrorInvalidValue;
-}
-
 template <int N>
 dim3 grid_of(const StridedSpace<N>& space) {
   return dim3(grid_for(space.numel, kThreads));
@@ -163,7 +148,7 @@ dim3 grid_of(const StridedSpace<N>& space) {
 cudaError_t launch_unary(UnaryKind op, ElementType type, void* out, const void* in, const StridedSpace<2>& space,
                          cudaStream_t stream) {
   if (space.numel == 0) return cudaSuccess;
-  return with_type(type, [&](auto tag) {
+  return with_element_type(type, [&](auto tag) {
     using T = decltype(tag);
     return launch_kernel(unary_kernel<T>, grid_of(space), dim3(kThreads), 0, stream, op, static_cast<T*>(out),
                          static_cast<const T*>(in), space);
@@ -174,7 +159,7 @@ cudaError_t launch_binary(BinaryKind op, ElementType type, void* out, const void
                           const StridedSpace<3>& space, cudaStream_t stream) {
   if (space.numel == 0) return cudaSuccess;
   const bool comparison = static_cast<int>(op) >= static_cast<int>(BinaryKind::eq);
-  return with_type(type, [&](auto tag) {
+  return with_element_type(type, [&](auto tag) {
     using T = decltype(tag);
     if (comparison)
       return launch_kernel(compare_kernel<T>, grid_of(space), dim3(kThreads), 0, stream, op,
@@ -199,7 +184,7 @@ cudaError_t launch_pow_scalar(ElementType type, void* out, const void* in, doubl
 cudaError_t launch_clamp(ElementType type, void* out, const void* in, double lo, double hi,
                          const StridedSpace<2>& space, cudaStream_t stream) {
   if (space.numel == 0) return cudaSuccess;
-  return with_type(type, [&](auto tag) {
+  return with_element_type(type, [&](auto tag) {
     using T = decltype(tag);
     return launch_kernel(clamp_kernel<T>, grid_of(space), dim3(kThreads), 0, stream, static_cast<T*>(out),
                          static_cast<const T*>(in), lo, hi, space);
@@ -209,7 +194,7 @@ cudaError_t launch_clamp(ElementType type, void* out, const void* in, double lo,
 cudaError_t launch_where(ElementType type, void* out, const uint8_t* cond, const void* a, const void* b,
                          const StridedSpace<4>& space, cudaStream_t stream) {
   if (space.numel == 0) return cudaSuccess;
-  return with_type(type, [&](auto tag) {
+  return with_element_type(type, [&](auto tag) {
     using T = decltype(tag);
     return launch_kernel(where_kernel<T>, grid_of(space), dim3(kThreads), 0, stream, static_cast<T*>(out), cond,
                          static_cast<const T*>(a), static_cast<const T*>(b), space);
@@ -219,9 +204,9 @@ cudaError_t launch_where(ElementType type, void* out, const uint8_t* cond, const
 cudaError_t launch_copy(ElementType out_type, ElementType in_type, void* out, const void* in,
                         const StridedSpace<2>& space, cudaStream_t stream) {
   if (space.numel == 0) return cudaSuccess;
-  return with_type(out_type, [&](auto out_tag) {
+  return with_element_type(out_type, [&](auto out_tag) {
     using D = decltype(out_tag);
-    return with_type(in_type, [&](auto in_tag) {
+    return with_element_type(in_type, [&](auto in_tag) {
       using S = decltype(in_tag);
       return launch_kernel(copy_kernel<D, S>, grid_of(space), dim3(kThreads), 0, stream, static_cast<D*>(out),
                            static_cast<const S*>(in), space);
@@ -231,7 +216,7 @@ cudaError_t launch_copy(ElementType out_type, ElementType in_type, void* out, co
 
 cudaError_t launch_fill(ElementType type, void* out, double value, const StridedSpace<1>& space, cudaStream_t stream) {
   if (space.numel == 0) return cudaSuccess;
-  return with_type(type, [&](auto tag) {
+  return with_element_type(type, [&](auto tag) {
     using T = decltype(tag);
     return launch_kernel(fill_kernel<T>, grid_of(space), dim3(kThreads), 0, stream, static_cast<T*>(out),
                          static_cast<T>(value), space);

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "engine/generator.h"
+#include "kernels/philox.h"
 
 namespace fovea::cpu {
 namespace {
@@ -12,11 +12,11 @@ template <typename T>
 void uniform_typed(T* p, int64_t n, uint64_t seed, uint64_t first) {
 #pragma omp parallel for if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
-    const auto w = Philox::block(seed, first + i);
+    const auto w = kernels::philox_block(seed, first + i);
     if constexpr (std::is_same_v<T, float>)
-      p[i] = Philox::uniform_f32(w[0]);
+      p[i] = kernels::philox_uniform_f32(w[0]);
     else
-      p[i] = Philox::uniform_f64(w[0], w[1]);
+      p[i] = kernels::philox_uniform_f64(w[0], w[1]);
   }
 }
 
@@ -25,9 +25,9 @@ template <typename T>
 void normal_typed(T* p, int64_t n, uint64_t seed, uint64_t first) {
 #pragma omp parallel for if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
-    const auto w = Philox::block(seed, first + i);
-    const double u1 = 1.0 - Philox::uniform_f64(w[0], w[1]);
-    const double u2 = Philox::uniform_f64(w[2], w[3]);
+    const auto w = kernels::philox_block(seed, first + i);
+    const double u1 = 1.0 - kernels::philox_uniform_f64(w[0], w[1]);
+    const double u2 = kernels::philox_uniform_f64(w[2], w[3]);
     p[i] = static_cast<T>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
   }
 }
@@ -36,7 +36,7 @@ template <typename T>
 void dropout_typed(const T* in, int64_t n, double p, T scale, uint64_t seed, uint64_t first, T* out, uint8_t* keep) {
 #pragma omp parallel for if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
-    const float u = Philox::uniform_f32(Philox::block(seed, first + static_cast<uint64_t>(i))[0]);
+    const float u = kernels::philox_uniform_f32(kernels::philox_block(seed, first + static_cast<uint64_t>(i))[0]);
     const bool kept = static_cast<double>(u) >= p;
     keep[i] = kept ? 1 : 0;
     out[i] = in[i] * (kept ? scale : T(0));
@@ -59,7 +59,7 @@ void fill_randint(const Tensor& t, int64_t low, int64_t high, uint64_t seed, uin
   const int64_t n = t.numel();
 #pragma omp parallel for if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
-    const auto w = Philox::block(seed, first + i);
+    const auto w = kernels::philox_block(seed, first + i);
     const uint64_t bits = (static_cast<uint64_t>(w[1]) << 32) | w[0];
     p[i] = low + static_cast<int64_t>(bits % range);
   }

@@ -4,7 +4,7 @@
 //   training with 0 < p <= 1, for a tensor of n elements and generator gen (the default
 //   generator when none is given):
 //     first  = gen.advance(n)                           (one reservation per call)
-//     u_i    = Philox::uniform_f32(Philox::block(gen.seed(), first + i)[0])
+//     u_i    = kernels::philox_uniform_f32(kernels::philox_block(gen.seed(), first + i)[0])
 //     keep_i = static_cast<double>(u_i) >= p            (compared in double)
 //     scale  = p < 1 ? static_cast<T>(1.0 / (1.0 - p)) : 0   (computed in double, rounded to T)
 //     out_i  = x_i * (keep_i ? scale : 0)               (in T, so NaN and inf inputs propagate)

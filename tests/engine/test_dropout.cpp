@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/ops.h"
+#include "kernels/philox.h"
 #include "tests/gradcheck.h"
 
 using namespace fovea;
@@ -32,7 +33,7 @@ TEST_SUITE("unit") {
     const std::vector<double> values = to_vector(out);
     bool all_match = true;
     for (int64_t i = 0; i < 42; ++i) {
-      const float u = Philox::uniform_f32(Philox::block(99, 17 + static_cast<uint64_t>(i))[0]);
+      const float u = kernels::philox_uniform_f32(kernels::philox_block(99, 17 + static_cast<uint64_t>(i))[0]);
       const double expected = static_cast<double>(u) >= p ? 1.0 / (1.0 - p) : 0.0;
       all_match = all_match && values[i] == expected;
     }
