@@ -1,18 +1,62 @@
-// PLACEHOLDER until the CUDA softmax kernels land: every function fails loudly.
+// CUDA backend of softmax / log_softmax and the negative log-likelihood loss: the launchers of
+// kernels/softmax.cu on the current stream. nll_forward validates the targets on the device and
+// reads the result back before any loss is written.
+#include <algorithm>
+
+#include "engine/cpu/softmax.h"
+#include "engine/cuda/kernel_args.h"
 #include "engine/cuda/ops.h"
+#include "kernels/softmax.h"
 
 namespace fovea::cuda {
+namespace {
+
+// Raises the CPU op's error for target `value` at flat `position`: a host target that ignores
+// every earlier sample brings the CPU check to the same value at the same position, without it
+// reading any log-probability.
+[[noreturn]] void raise_target_error(DType type, int64_t position, int64_t value, int64_t classes, int64_t inner,
+                                     int64_t ignore_index) {
+  const Tensor target = make_tensor({position + 1}, DType::i64);
+  std::fill_n(target.data<int64_t>(), position, ignore_index);
+  target.data<int64_t>()[position] = value;
+  cpu::nll_forward(make_tensor({0}, type), target, classes, inner, ignore_index, make_tensor({position + 1}, type));
+  FOVEA_FAIL("nll_loss", "target value ", value, " at flat position ", position,
+             " failed the device range check but passed the CPU one");
+}
+
+}  // namespace
 
 void softmax(const Tensor& in, int64_t outer, int64_t length, int64_t inner, bool log, const Tensor& out) {
-  FOVEA_FAIL("softmax", "not implemented on CUDA yet; run this op on the CPU (--device cpu)");
+  check_launch(kernels::launch_softmax(element_type(in.dtype()), out.raw_data(), in.raw_data(), outer, length, inner,
+                                       log, current_stream()),
+               log ? "log_softmax" : "softmax");
 }
 
-int64_t nll_forward(const Tensor& log_probs, const Tensor& target, int64_t classes, int64_t inner, int64_t ignore_index, const Tensor& losses) {
-  FOVEA_FAIL("nll_forward", "not implemented on CUDA yet; run this op on the CPU (--device cpu)");
+int64_t nll_forward(const Tensor& log_probs, const Tensor& target, int64_t classes, int64_t inner,
+                    int64_t ignore_index, const Tensor& losses) {
+  const int64_t samples = target.numel();
+  if (samples == 0) return 0;
+  const Tensor status = make_tensor({3}, DType::i64, target.device());
+  check_launch(kernels::launch_nll_check_targets(element_type(target.dtype()), target.raw_data(), samples, classes,
+                                                 ignore_index, status.data<int64_t>(), current_stream()),
+               "nll_loss");
+  const Tensor host_status = status.to(Device::cpu());
+  const int64_t* result = host_status.data<int64_t>();  // counted, first invalid position, its value
+  if (result[1] >= 0) raise_target_error(log_probs.dtype(), result[1], result[2], classes, inner, ignore_index);
+  check_launch(kernels::launch_nll_forward(element_type(log_probs.dtype()), element_type(target.dtype()),
+                                           losses.raw_data(), log_probs.raw_data(), target.raw_data(), samples,
+                                           classes, inner, ignore_index, current_stream()),
+               "nll_loss");
+  return result[0];
 }
 
-void nll_backward(const Tensor& target, const Tensor& grad_losses, double scale, int64_t classes, int64_t inner, int64_t ignore_index, const Tensor& grad_input) {
-  FOVEA_FAIL("nll_backward", "not implemented on CUDA yet; run this op on the CPU (--device cpu)");
+void nll_backward(const Tensor& target, const Tensor& grad_losses, double scale, int64_t classes, int64_t inner,
+                  int64_t ignore_index, const Tensor& grad_input) {
+  check_launch(kernels::launch_nll_backward(element_type(grad_input.dtype()), element_type(target.dtype()),
+                                            grad_input.raw_data(), grad_losses.raw_data(), grad_losses.numel() == 1,
+                                            scale, target.raw_data(), target.numel(), classes, inner, ignore_index,
+                                            current_stream()),
+               "nll_loss");
 }
 
 }  // namespace fovea::cuda
