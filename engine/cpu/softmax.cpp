@@ -9,6 +9,11 @@
 #include "engine/error.h"
 
 namespace fovea::cpu {
+
+void raise_nll_target_error(int64_t value, int64_t position, int64_t classes, int64_t ignore_index) {
+  FOVEA_FAIL("nll_loss", "target value ", value, " at flat position ", position, " is out of range for ", classes,
+             " classes (expected a value in [0, ", classes - 1, "] or ignore_index ", ignore_index, ")");
+}
 namespace {
 
 constexpr int64_t kParallelElements = 32768;
@@ -85,9 +90,7 @@ int64_t nll_forward_typed(const T* log_probs, const Index* target, int64_t sampl
       losses[i] = 0;
       continue;
     }
-    FOVEA_CHECK(t >= 0 && t < classes, "nll_loss", "target value ", t, " at flat position ", i,
-                " is out of range for ", classes, " classes (expected a value in [0, ", classes - 1,
-                "] or ignore_index ", ignore_index, ")");
+    if (t < 0 || t >= classes) raise_nll_target_error(t, i, classes, ignore_index);
     const int64_t n = i / inner, s = i % inner;
     losses[i] = -log_probs[(n * classes + t) * inner + s];
     ++counted;

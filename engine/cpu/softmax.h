@@ -16,6 +16,9 @@ void softmax(const Tensor& in, int64_t outer, int64_t length, int64_t inner, boo
 int64_t nll_forward(const Tensor& log_probs, const Tensor& target, int64_t classes, int64_t inner,
                     int64_t ignore_index, const Tensor& losses);
 
+// Throws the error nll_forward reports for a target outside [0, classes) at flat `position`.
+[[noreturn]] void raise_nll_target_error(int64_t value, int64_t position, int64_t classes, int64_t ignore_index);
+
 // grad_input[n, target[n, s], s] = -scale · grad_losses[n, s] (or the single element of a
 // one-element grad_losses) for non-ignored targets; grad_input is a zeroed contiguous [N, C, S].
 void nll_backward(const Tensor& target, const Tensor& grad_losses, double scale, int64_t classes, int64_t inner,

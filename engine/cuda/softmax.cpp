@@ -9,22 +9,6 @@
 #include "kernels/softmax.h"
 
 namespace fovea::cuda {
-namespace {
-
-// Raises the CPU op's error for target `value` at flat `position`: a host target that ignores
-// every earlier sample brings the CPU check to the same value at the same position, without it
-// reading any log-probability.
-[[noreturn]] void raise_target_error(DType type, int64_t position, int64_t value, int64_t classes, int64_t inner,
-                                     int64_t ignore_index) {
-  const Tensor target = make_tensor({position + 1}, DType::i64);
-  std::fill_n(target.data<int64_t>(), position, ignore_index);
-  target.data<int64_t>()[position] = value;
-  cpu::nll_forward(make_tensor({0}, type), target, classes, inner, ignore_index, make_tensor({position + 1}, type));
-  FOVEA_FAIL("nll_loss", "target value ", value, " at flat position ", position,
-             " failed the device range check but passed the CPU one");
-}
-
-}  // namespace
 
 void softmax(const Tensor& in, int64_t outer, int64_t length, int64_t inner, bool log, const Tensor& out) {
   check_launch(kernels::launch_softmax(element_type(in.dtype()), out.raw_data(), in.raw_data(), outer, length, inner,
@@ -42,7 +26,7 @@ int64_t nll_forward(const Tensor& log_probs, const Tensor& target, int64_t class
                "nll_loss");
   const Tensor host_status = status.to(Device::cpu());
   const int64_t* result = host_status.data<int64_t>();  // counted, first invalid position, its value
-  if (result[1] >= 0) raise_target_error(log_probs.dtype(), result[1], result[2], classes, inner, ignore_index);
+  if (result[1] >= 0) cpu::raise_nll_target_error(result[2], result[1], classes, ignore_index);
   check_launch(kernels::launch_nll_forward(element_type(log_probs.dtype()), element_type(target.dtype()),
                                            losses.raw_data(), log_probs.raw_data(), target.raw_data(), samples,
                                            classes, inner, ignore_index, current_stream()),
