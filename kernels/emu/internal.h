@@ -29,6 +29,11 @@ inline constexpr std::size_t max_shared_bytes_per_block_optin = 163 * 1024;  // 
 // sets the last error, and for sticky errors poisons every later runtime call until
 // cudaDeviceReset(). Returns `code`.
 cudaError_t record_error(cudaError_t code, const std::string& report, bool sticky);
+// Prints `report` to stderr and keeps it for last_report(), leaving the CUDA error state as it is
+// (argument errors of the emulated libraries, which report through their own status codes).
+void record_report(const std::string& report);
+// True when [pointer, pointer + bytes) lies inside one live cudaMalloc allocation.
+bool is_device_range(const void* pointer, std::size_t bytes);
 cudaError_t sticky_error();
 std::size_t max_dynamic_shared_bytes(const void* kernel);
 std::uint64_t next_launch_seed();

@@ -154,13 +154,21 @@ cudaError_t check_copy(const char* api, void* dst, const void* src, std::size_t 
 
 }  // namespace
 
+void record_report(const std::string& report) {
+  std::lock_guard lock(state().mutex);
+  std::fprintf(stderr, "%s\n", report.c_str());
+  state().report = report;
+}
+
+bool is_device_range(const void* pointer, std::size_t bytes) {
+  std::lock_guard lock(state().mutex);
+  return find_allocation(state().device_allocations, pointer, bytes) != nullptr;
+}
+
 cudaError_t record_error(cudaError_t code, const std::string& report, bool sticky) {
   DeviceState& device = state();
   std::lock_guard lock(device.mutex);
-  if (!report.empty()) {
-    std::fprintf(stderr, "%s\n", report.c_str());
-    device.report = report;
-  }
+  if (!report.empty()) record_report(report);
   device.last = code;
   if (sticky) device.sticky = code;
   return code;
