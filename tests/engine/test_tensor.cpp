@@ -4,6 +4,7 @@
 
 #include "engine/allocator.h"
 #include "engine/ops.h"
+#include "fovea/build_config.h"
 #include "kernels/philox.h"
 #include "tests/gradcheck.h"
 
@@ -154,7 +155,11 @@ TEST_SUITE("badinput") {
     CHECK_THROWS_WITH_AS(arange(0.0, 1.0, 0.0), doctest::Contains("step must be non-zero"), Error);
     CHECK_THROWS_WITH_AS(from_vector({1, 2, 3}, {2}), doctest::Contains("3 values for shape [2]"), Error);
     CHECK_THROWS_WITH_AS(randint(3, 3, {2}), doctest::Contains("empty range"), Error);
+#if FOVEA_HAS_CUDA
+    CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, Device::cuda(7)), doctest::Contains("does not exist"), Error);
+#else
     CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, Device::cuda()), doctest::Contains("no CUDA backend"), Error);
+#endif
     CHECK_THROWS_WITH_AS(Device::parse("gpu0"), doctest::Contains("expected cpu, cuda or cuda:N"), Error);
     CHECK_THROWS_WITH_AS(ones({2}).data<double>(), doctest::Contains("expected f64"), Error);
     CHECK_THROWS_WITH_AS(ones({2}).item(), doctest::Contains("one element"), Error);
