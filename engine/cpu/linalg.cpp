@@ -20,28 +20,19 @@ namespace {
 // Below this many multiply-adds per matrix, a batch is split over threads.
 constexpr int64_t kSmallMatrixMacs = int64_t{128} * 128 * 128;
 
-struct MatrixLayout {
-  CBLAS_TRANSPOSE transpose;
-  int64_t leading_dim;
-};
-
 // How row-major BLAS reads a rows × cols matrix with the given element strides, if it can.
-std::optional<MatrixLayout> blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
+std::optional<MatrixLayout> layout_of(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
   if (col_stride == 1 || cols == 1) {
     const int64_t ld = rows == 1 ? std::max<int64_t>(cols, 1) : row_stride;
-    if (ld >= std::max<int64_t>(cols, 1)) return MatrixLayout{CblasNoTrans, ld};
+    if (ld >= std::max<int64_t>(cols, 1)) return MatrixLayout{false, ld};
   }
   if (row_stride == 1 || rows == 1) {
     const int64_t ld = cols == 1 ? std::max<int64_t>(rows, 1) : col_stride;
-    if (ld >= std::max<int64_t>(rows, 1)) return MatrixLayout{CblasTrans, ld};
+    if (ld >= std::max<int64_t>(rows, 1)) return MatrixLayout{true, ld};
   }
   return std::nullopt;
 }
 
-std::optional<MatrixLayout> blas_layout(const Tensor& t) {
-  const int64_t r = t.dim();
-  return blas_layout(t.shape()[r - 2], t.shape()[r - 1], t.strides()[r - 2], t.strides()[r - 1]);
-}
 
 // Element offsets of every matrix of `t` (row-major over its leading dims).
 std::vector<int64_t> matrix_offsets(const Tensor& t) {
@@ -66,14 +57,16 @@ struct GemmPlan {
   std::vector<int64_t> a_offsets, b_offsets;
 };
 
+CBLAS_TRANSPOSE transpose_of(const MatrixLayout& layout) { return layout.transposed ? CblasTrans : CblasNoTrans; }
+
 void gemm(const GemmPlan& p, const float* a, const float* b, float* c) {
-  cblas_sgemm(CblasRowMajor, p.a.transpose, p.b.transpose, p.m, p.n, p.k, 1.0f, a, static_cast<int>(p.a.leading_dim),
-              b, static_cast<int>(p.b.leading_dim), 0.0f, c, p.n);
+  cblas_sgemm(CblasRowMajor, transpose_of(p.a), transpose_of(p.b), p.m, p.n, p.k, 1.0f, a,
+              static_cast<int>(p.a.leading_dim), b, static_cast<int>(p.b.leading_dim), 0.0f, c, p.n);
 }
 
 void gemm(const GemmPlan& p, const double* a, const double* b, double* c) {
-  cblas_dgemm(CblasRowMajor, p.a.transpose, p.b.transpose, p.m, p.n, p.k, 1.0, a, static_cast<int>(p.a.leading_dim),
-              b, static_cast<int>(p.b.leading_dim), 0.0, c, p.n);
+  cblas_dgemm(CblasRowMajor, transpose_of(p.a), transpose_of(p.b), p.m, p.n, p.k, 1.0, a,
+              static_cast<int>(p.a.leading_dim), b, static_cast<int>(p.b.leading_dim), 0.0, c, p.n);
 }
 
 template <typename T>
@@ -88,7 +81,12 @@ void batched_gemm(const GemmPlan& p, const T* a, const T* b, T* c) {
 
 }  // namespace
 
-bool blas_compatible(const Tensor& t) { return t.dim() >= 2 && blas_layout(t).has_value(); }
+std::optional<MatrixLayout> matrix_layout(const Tensor& t) {
+  const int64_t r = t.dim();
+  return layout_of(t.shape()[r - 2], t.shape()[r - 1], t.strides()[r - 2], t.strides()[r - 1]);
+}
+
+bool blas_compatible(const Tensor& t) { return t.dim() >= 2 && matrix_layout(t).has_value(); }
 
 void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   const int64_t r = a.dim();
@@ -98,7 +96,7 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
     std::memset(out.raw_data(), 0, static_cast<size_t>(out.numel() * dtype_size(out.dtype())));
     return;
   }
-  const auto a_layout = blas_layout(a), b_layout = blas_layout(b);
+  const auto a_layout = matrix_layout(a), b_layout = matrix_layout(b);
   FOVEA_CHECK(a_layout && b_layout, "matmul", "operand strides ", shape_str(a.strides()), " and ",
               shape_str(b.strides()), " cannot be read by BLAS; make the operand contiguous first");
   for (int64_t v : {m, n, k, a_layout->leading_dim, b_layout->leading_dim})

@@ -1,9 +1,20 @@
 // CPU matrix products through OpenBLAS (cblas_sgemm / cblas_dgemm), reading strided
 // operands in place whenever BLAS can describe their layout.
 #pragma once
+#include <optional>
+
 #include "engine/tensor.h"
 
 namespace fovea::cpu {
+
+// How a row-major BLAS call (or, transposed, a column-major one) reads the last two dims of a
+// tensor in place: plain or transposed, with this leading dimension. Shared by the CPU and the
+// cuBLAS backends.
+struct MatrixLayout {
+  bool transposed;
+  int64_t leading_dim;
+};
+std::optional<MatrixLayout> matrix_layout(const Tensor& t);
 
 // True when the last two dims of `t` can be handed to BLAS without a copy: one of their
 // strides is 1 and the other is a valid leading dimension.

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 
+#include "engine/cpu/linalg.h"
 #include "engine/cuda/ops.h"
 #include "engine/cuda/runtime.h"
 
@@ -66,23 +67,12 @@ struct Operand {
   int64_t ld;
 };
 
-// How cuBLAS reads the transpose of a row-major rows × cols matrix with these element strides:
-// in place when one stride is 1 and the other is a valid column-major leading dimension.
-std::optional<Operand> transposed_view(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
-  if (col_stride == 1 || cols == 1) {
-    const int64_t ld = rows == 1 ? std::max<int64_t>(cols, 1) : row_stride;
-    if (ld >= std::max<int64_t>(cols, 1)) return Operand{CUBLAS_OP_N, ld};
-  }
-  if (row_stride == 1 || rows == 1) {
-    const int64_t ld = cols == 1 ? std::max<int64_t>(rows, 1) : col_stride;
-    if (ld >= std::max<int64_t>(rows, 1)) return Operand{CUBLAS_OP_T, ld};
-  }
-  return std::nullopt;
-}
-
+// How cuBLAS reads the transpose of a row-major matrix: the layout row-major BLAS would use,
+// with the transposition flag as a cuBLAS operation.
 std::optional<Operand> transposed_view(const Tensor& t) {
-  const int64_t r = t.dim();
-  return transposed_view(t.shape()[r - 2], t.shape()[r - 1], t.strides()[r - 2], t.strides()[r - 1]);
+  const auto layout = cpu::matrix_layout(t);
+  if (!layout) return std::nullopt;
+  return Operand{layout->transposed ? CUBLAS_OP_T : CUBLAS_OP_N, layout->leading_dim};
 }
 
 struct BatchDim {
@@ -139,7 +129,7 @@ cublasStatus_t gemm(cublasHandle_t h, const GemmShape& s, const double* a, const
 
 }  // namespace
 
-bool blas_compatible(const Tensor& t) { return t.dim() >= 2 && transposed_view(t).has_value(); }
+bool blas_compatible(const Tensor& t) { return cpu::blas_compatible(t); }
 
 void matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   const int64_t r = a.dim();
