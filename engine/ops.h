@@ -132,4 +132,46 @@ Tensor embedding(const Tensor& table, const Tensor& indices);
 // identity otherwise. The mask comes from `gen` (the global generator when null).
 Tensor dropout(const Tensor& a, double p, bool training, Generator* gen = nullptr);
 
+// ---- convolution, normalisation, pooling (engine/ops/{conv,norm,pool}.cpp); CPU only ----
+// Per-dimension parameters (stride, padding, ...) take one value for every spatial dim or
+// one value per dim. Inputs are batched: [N, C, H, W] for 2-D ops, [N, C, D, H, W] for 3-D.
+// Weights are OIHW / OIDHW; groups split the channels as in PyTorch.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Shape& stride = {1},
+              const Shape& padding = {0}, const Shape& dilation = {1}, int64_t groups = 1);
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Shape& stride = {1},
+              const Shape& padding = {0}, const Shape& dilation = {1}, int64_t groups = 1);
+// x [N, C], [N, C, L], [N, C, H, W] or [N, C, T, H, W]; weight, bias [C] optional.
+// training: normalises with the batch statistics (biased variance) and, when running_mean
+// and running_var are defined, updates them in place as PyTorch does:
+// running = (1 - momentum)·running + momentum·batch, with the unbiased batch variance.
+// Undefined running tensors with training = true give the always-batch-statistics mode.
+// !training: normalises with running_mean and running_var, which must then be defined.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
+                  double momentum = 0.1, double eps = 1e-5);
+// Pools: an empty stride means stride = kernel_size. Padding acts as -inf for max pools and
+// as zeros for average pools; ceil_mode keeps a last partial window unless it would start
+// in the padding. Indices are flat positions within each (N, C) plane of x.
+std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const Shape& kernel_size, const Shape& stride = {},
+                                                   const Shape& padding = {0}, const Shape& dilation = {1},
+                                                   bool ceil_mode = false);
+std::tuple<Tensor, Tensor> max_pool3d_with_indices(const Tensor& x, const Shape& kernel_size, const Shape& stride = {},
+                                                   const Shape& padding = {0}, const Shape& dilation = {1},
+                                                   bool ceil_mode = false);
+Tensor max_pool2d(const Tensor& x, const Shape& kernel_size, const Shape& stride = {}, const Shape& padding = {0},
+                  const Shape& dilation = {1}, bool ceil_mode = false);
+Tensor max_pool3d(const Tensor& x, const Shape& kernel_size, const Shape& stride = {}, const Shape& padding = {0},
+                  const Shape& dilation = {1}, bool ceil_mode = false);
+Tensor avg_pool2d(const Tensor& x, const Shape& kernel_size, const Shape& stride = {}, const Shape& padding = {0},
+                  bool ceil_mode = false, bool count_include_pad = true);
+Tensor avg_pool3d(const Tensor& x, const Shape& kernel_size, const Shape& stride = {}, const Shape& padding = {0},
+                  bool ceil_mode = false, bool count_include_pad = true);
+// Output bin i of a dim of length L with O bins covers [floor(i·L/O), ceil((i+1)·L/O)).
+Tensor adaptive_avg_pool2d(const Tensor& x, const Shape& output_size);
+Tensor adaptive_avg_pool3d(const Tensor& x, const Shape& output_size);
+std::tuple<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x, const Shape& output_size);
+std::tuple<Tensor, Tensor> adaptive_max_pool3d_with_indices(const Tensor& x, const Shape& output_size);
+Tensor adaptive_max_pool2d(const Tensor& x, const Shape& output_size);
+Tensor adaptive_max_pool3d(const Tensor& x, const Shape& output_size);
+
 }  // namespace fovea

@@ -3,7 +3,11 @@
 
 Covers ops whose semantics are easy to get subtly wrong: var (dims, correction, keepdim),
 cross_entropy with ignore_index ([N, C] and [N, C, d...] layouts, loss and input gradient),
-log_softmax (values and gradient) and broadcasting backward.
+log_softmax (values and gradient) and broadcasting backward; and, for
+tests/engine/test_golden_layers.cpp, conv3d with stride, padding, dilation and groups (output
+and input, weight and bias gradients), batch_norm in training mode (output, gradients and the
+updated running statistics; one evaluation case) and the max, average and adaptive pools with
+ceil_mode / count_include_pad (values, indices and input gradient).
 
 Usage:  pip install torch numpy && python3 tools/make_goldens.py [--out tests/golden]
 
@@ -20,6 +24,7 @@ import pathlib
 import torch
 
 REDUCTION_CODES = {"none": 0, "mean": 1, "sum": 2}  # must match tests/engine/test_golden.cpp
+POOL_CODES = {"max_pool": 0, "avg_pool": 1, "adaptive_max_pool": 2, "adaptive_avg_pool": 3}  # test_golden_layers.cpp
 
 
 class GoldenWriter:
@@ -124,6 +129,232 @@ def make_broadcast_backward(out: pathlib.Path):
     w.save()
 
 
+def make_conv3d(out: pathlib.Path):
+    w = GoldenWriter(out / "conv3d.txt",
+                     "F.conv3d(x, weight, bias, stride, padding, dilation, groups) and its gradients for grad_output")
+    cases = [
+        ((2, 4, 5, 6, 7), (6, 2, 3, 2, 3), (1, 2, 1), (1, 0, 2), (2, 1, 2), 2, True),
+        ((1, 6, 4, 7, 5), (6, 1, 2, 3, 3), (2, 1, 2), (1, 1, 1), (1, 2, 1), 6, False),
+        ((3, 3, 3, 5, 6), (4, 3, 3, 3, 3), (1, 1, 1), (1, 1, 1), (1, 1, 1), 1, True),
+        ((2, 8, 4, 6, 6), (4, 4, 1, 1, 1), (2, 2, 2), (0, 0, 0), (1, 1, 1), 2, True),
+    ]
+    for i, (x_shape, w_shape, stride, padding, dilation, groups, has_bias) in enumerate(cases):
+        x = torch.randn(*x_shape, dtype=torch.float64).requires_grad_()
+        weight = torch.randn(*w_shape, dtype=torch.float64).requires_grad_()
+        bias = torch.randn(w_shape[0], dtype=torch.float64).requires_grad_() if has_bias else None
+        y = torch.nn.functional.conv3d(x, weight, bias, stride, padding, dilation, groups)
+        grad_output = torch.randn(y.shape, dtype=torch.float64)
+        y.backward(grad_output)
+        w.tensor(f"case{i}/x", x)
+        w.tensor(f"case{i}/weight", weight)
+        if has_bias:
+            w.tensor(f"case{i}/bias", bias)
+        w.tensor(f"case{i}/stride", torch.tensor(stride))
+        w.tensor(f"case{i}/padding", torch.tensor(padding))
+        w.tensor(f"case{i}/dilation", torch.tensor(dilation))
+        w.tensor(f"case{i}/groups", torch.tensor(groups))
+        w.tensor(f"case{i}/out", y)
+        w.tensor(f"case{i}/grad_output", grad_output)
+        w.tensor(f"case{i}/grad_x", x.grad)
+        w.tensor(f"case{i}/grad_weight", weight.grad)
+        if has_bias:
+            w.tensor(f"case{i}/grad_bias", bias.grad)
+    w.save()
+
+
+def make_batch_norm(out: pathlib.Path):
+    w = GoldenWriter(out / "batch_norm.txt",
+                     "F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps): output, "
+                     "gradients for grad_output, running statistics after the call")
+    cases = [((6, 3), True, 0.1), ((4, 3, 5), True, 0.1), ((2, 4, 3, 5), True, 0.25), ((2, 3, 2, 3, 4), True, 0.1),
+             ((3, 2, 2, 3, 2), False, 0.1)]
+    for i, (shape, training, momentum) in enumerate(cases):
+        channels = shape[1]
+        x = (torch.randn(*shape, dtype=torch.float64) * 2 + 0.5).requires_grad_()
+        weight = (torch.rand(channels, dtype=torch.float64) + 0.5).requires_grad_()
+        bias = torch.randn(channels, dtype=torch.float64).requires_grad_()
+        running_mean = torch.randn(channels, dtype=torch.float64)
+        running_var = torch.rand(channels, dtype=torch.float64) + 0.5
+        w.tensor(f"case{i}/x", x)
+        w.tensor(f"case{i}/weight", weight)
+        w.tensor(f"case{i}/bias", bias)
+        w.tensor(f"case{i}/running_mean", running_mean)
+        w.tensor(f"case{i}/running_var", running_var)
+        w.tensor(f"case{i}/training", torch.tensor(int(training)))
+        w.tensor(f"case{i}/momentum", torch.tensor(momentum, dtype=torch.float64))
+        y = torch.nn.functional.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, 1e-5)
+        grad_output = torch.randn(y.shape, dtype=torch.float64)
+        y.backward(grad_output)
+        w.tensor(f"case{i}/out", y)
+        w.tensor(f"case{i}/running_mean_after", running_mean)
+        w.tensor(f"case{i}/running_var_after", running_var)
+        w.tensor(f"case{i}/grad_output", grad_output)
+        w.tensor(f"case{i}/grad_x", x.grad)
+        w.tensor(f"case{i}/grad_weight", weight.grad)
+        w.tensor(f"case{i}/grad_bias", bias.grad)
+    w.save()
+
+
+def make_pools(out: pathlib.Path):
+    w = GoldenWriter(out / "pool.txt",
+                     "max/avg/adaptive pools 2d and 3d (kind codes in POOL_CODES): values, max indices, input gradient")
+    F = torch.nn.functional
+    # (kind, x shape, kernel, stride, padding, dilation, ceil_mode, count_include_pad, output_size)
+    cases = [
+        ("max_pool", (2, 3, 5, 7), (2, 3), (2, 2), (1, 1), (1, 1), True, True, ()),
+        ("max_pool", (1, 2, 5, 6, 7), (3, 2, 3), (2, 2, 2), (1, 1, 0), (1, 2, 2), True, True, ()),
+        ("max_pool", (2, 2, 4, 9, 8), (2, 3, 3), (1, 2, 2), (0, 1, 1), (1, 1, 1), False, True, ()),
+        ("avg_pool", (2, 3, 5, 7), (3, 2), (2, 2), (1, 1), (1, 1), True, True, ()),
+        ("avg_pool", (2, 3, 5, 7), (3, 2), (2, 2), (1, 1), (1, 1), True, False, ()),
+        ("avg_pool", (1, 2, 5, 6, 7), (2, 3, 3), (2, 2, 3), (1, 1, 1), (1, 1, 1), True, False, ()),
+        ("avg_pool", (1, 2, 5, 6, 7), (3, 3, 2), (2, 2, 2), (1, 0, 1), (1, 1, 1), False, True, ()),
+        ("adaptive_max_pool", (2, 2, 7, 5), (), (), (), (), False, True, (3, 4)),
+        ("adaptive_max_pool", (1, 2, 5, 7, 6), (), (), (), (), False, True, (2, 3, 4)),
+        ("adaptive_avg_pool", (2, 2, 7, 5), (), (), (), (), False, True, (3, 2)),
+        ("adaptive_avg_pool", (1, 2, 5, 7, 6), (), (), (), (), False, True, (3, 4, 5)),
+    ]
+    for i, (kind, shape, kernel, stride, padding, dilation, ceil_mode, include_pad, output_size) in enumerate(cases):
+        x = torch.randn(*shape, dtype=torch.float64).requires_grad_()
+        spatial = len(shape) - 2
+        indices = None
+        if kind == "max_pool":
+            fn = F.max_pool2d if spatial == 2 else F.max_pool3d
+            y, indices = fn(x, kernel, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
+        elif kind == "avg_pool":
+            fn = F.avg_pool2d if spatial == 2 else F.avg_pool3d
+            y = fn(x, kernel, stride, padding, ceil_mode=ceil_mode, count_include_pad=include_pad)
+        elif kind == "adaptive_max_pool":
+            fn = F.adaptive_max_pool2d if spatial == 2 else F.adaptive_max_pool3d
+            y, indices = fn(x, output_size, return_indices=True)
+        else:
+            fn = F.adaptive_avg_pool2d if spatial == 2 else F.adaptive_avg_pool3d
+            y = fn(x, output_size)
+        grad_output = torch.randn(y.shape, dtype=torch.float64)
+        y.backward(grad_output)
+        w.tensor(f"case{i}/kind", torch.tensor(POOL_CODES[kind]))
+        w.tensor(f"case{i}/x", x)
+        for field, value in [("kernel", kernel), ("stride", stride), ("padding", padding), ("dilation", dilation),
+                             ("output_size", output_size)]:
+            w.tensor(f"case{i}/{field}", torch.tensor(value, dtype=torch.int64))
+        w.tensor(f"case{i}/ceil_mode", torch.tensor(int(ceil_mode)))
+        w.tensor(f"case{i}/count_include_pad", torch.tensor(int(include_pad)))
+        w.tensor(f"case{i}/out", y)
+        if indices is not None:
+            w.tensor(f"case{i}/indices", indices)
+        w.tensor(f"case{i}/grad_output", grad_output)
+        w.tensor(f"case{i}/grad_x", x.grad)
+    w.save()
+
+
+def make_cosine_attention(out: pathlib.Path):
+    """The saccade predictor pred_u = sum_v relu(cos(c_u, c_v)) * g(c_v) over the T*H*W positions,
+    as the unfused composition (F.normalize -> bmm -> relu -> linear -> bmm), with its gradients;
+    and the two-clip L1 prediction error with detached targets (models/prediction_error.h)."""
+    w = GoldenWriter(out / "cosine_attention.txt",
+                     "cosine-attention predictor pred = relu(cos(c, c)) @ g(c) per sample, its gradients, "
+                     "and the fixation prediction error (tests/models/test_cosine_attention.cpp)")
+    functional = torch.nn.functional
+
+    def predict(c, weight, bias):
+        x = c.flatten(2)
+        normalized = functional.normalize(x, dim=1, eps=1e-12)
+        attention = torch.relu(torch.bmm(normalized.transpose(1, 2), normalized))
+        transformed = functional.linear(x.transpose(1, 2), weight, bias)
+        return torch.bmm(attention, transformed).transpose(1, 2).reshape(c.shape)
+
+    cases = [((2, 5, 7), True, False), ((2, 6, 2, 3, 3), True, False), ((3, 4, 11), False, True)]
+    for i, (shape, has_bias, zero_column) in enumerate(cases):
+        c = torch.randn(*shape, dtype=torch.float64)
+        if zero_column:
+            c[:, :, 3] = 0  # F.normalize's eps: a zero feature vector has cosine 0 with every position
+        c.requires_grad_()
+        channels = shape[1]
+        bound = channels ** -0.5
+        weight = ((torch.rand(channels, channels, dtype=torch.float64) * 2 - 1) * bound).requires_grad_()
+        bias = ((torch.rand(channels, dtype=torch.float64) * 2 - 1) * bound).requires_grad_() if has_bias else None
+        pred = predict(c, weight, bias)
+        grad_pred = torch.randn(pred.shape, dtype=torch.float64)
+        pred.backward(grad_pred)
+        fields = [("c", c), ("g_weight", weight)] + ([("g_bias", bias)] if has_bias else [])
+        fields += [("pred", pred), ("grad_pred", grad_pred), ("grad_c", c.grad), ("grad_weight", weight.grad)]
+        fields += [("grad_bias", bias.grad)] if has_bias else []
+        for field, t in fields:
+            w.tensor(f"case{i}/{field}", t)
+
+    first, second = (torch.randn(2, 6, 1, 3, 3, dtype=torch.float64).requires_grad_() for _ in range(2))
+    weight = ((torch.rand(6, 6, dtype=torch.float64) * 2 - 1) * 6 ** -0.5).requires_grad_()
+    bias = ((torch.rand(6, dtype=torch.float64) * 2 - 1) * 6 ** -0.5).requires_grad_()
+    loss = 0.5 * (functional.l1_loss(predict(first, weight, bias), second.detach()) +
+                  functional.l1_loss(predict(second, weight, bias), first.detach()))
+    loss.backward()
+    for field, t in [("c_first", first), ("c_second", second), ("g_weight", weight), ("g_bias", bias), ("loss", loss),
+                     ("grad_c_first", first.grad), ("grad_c_second", second.grad), ("grad_weight", weight.grad),
+                     ("grad_bias", bias.grad)]:
+        w.tensor(f"fixation/{field}", t)
+    w.save()
+
+
+def make_memory_bank_losses(out: pathlib.Path):
+    """InfoNCE against gathered bank rows, the momentum bank update and CMC's NCE (tests/losses/test_infonce*.cpp)."""
+    F = torch.nn.functional
+    w = GoldenWriter(out / "infonce.txt",
+                     "InfoNCE: cross_entropy(cat(q·pos, bmm(bank[idx], q)) / tau, 0, reduction), gradients of q and pos")
+    for i, (batch, dim, negatives, rows, tau, reduction) in enumerate(
+            [(4, 8, 6, 10, 0.07, "mean"), (3, 5, 9, 7, 0.5, "none"), (5, 13, 20, 30, 0.2, "sum")]):
+        q = F.normalize(torch.randn(batch, dim, dtype=torch.float64), dim=1).requires_grad_()
+        pos = F.normalize(torch.randn(batch, dim, dtype=torch.float64), dim=1).requires_grad_()
+        bank = F.normalize(torch.randn(rows, dim, dtype=torch.float64), dim=1)
+        idx = torch.randint(0, rows, (batch, negatives))
+        logits = torch.cat([(q * pos).sum(1, keepdim=True), torch.bmm(bank[idx], q.unsqueeze(2)).squeeze(2)], 1) / tau
+        loss = F.cross_entropy(logits, torch.zeros(batch, dtype=torch.long), reduction=reduction)
+        grad_output = torch.rand(loss.shape, dtype=torch.float64) + 0.5
+        loss.backward(grad_output)
+        for field, t in [("queries", q), ("positives", pos), ("bank", bank), ("indices", idx),
+                         ("temperature", torch.tensor(tau, dtype=torch.float64)),
+                         ("reduction", torch.tensor(REDUCTION_CODES[reduction])), ("loss", loss),
+                         ("grad_output", grad_output), ("grad_queries", q.grad), ("grad_positives", pos.grad)]:
+            w.tensor(f"case{i}/{field}", t)
+    w.save()
+
+    w = GoldenWriter(out / "memory_bank.txt",
+                     "NPID/CMC memory update: w = mem[y]·m + x·(1 - m), optionally w / ||w||, mem.index_copy_(0, y, w)")
+    for i, (rows, dim, count, momentum, renormalize) in enumerate([(9, 6, 4, 0.5, True), (7, 5, 3, 0.8, False)]):
+        bank = F.normalize(torch.randn(rows, dim, dtype=torch.float64), dim=1)
+        y = torch.randperm(rows)[:count]
+        x = torch.randn(count, dim, dtype=torch.float64)
+        updated = bank.index_select(0, y) * momentum + x * (1 - momentum)
+        if renormalize:
+            updated = updated / updated.pow(2).sum(1, keepdim=True).pow(0.5)
+        after = bank.clone().index_copy_(0, y, updated)
+        for field, t in [("bank", bank), ("indices", y), ("values", x),
+                         ("momentum", torch.tensor(momentum, dtype=torch.float64)),
+                         ("renormalize", torch.tensor(int(renormalize))), ("bank_after", after)]:
+            w.tensor(f"case{i}/{field}", t)
+    w.save()
+
+    w = GoldenWriter(out / "nce.txt",
+                     "CMC NCE: P = exp(bmm(mem[idx], x) / T) / Z, Z = mean(exp(.)) * n_data on the first batch; "
+                     "NCECriterion(P) with Pn = 1 / n_data, eps = 1e-7; gradient of x")
+    for i, (batch, dim, noise, n_data, tau) in enumerate([(4, 8, 6, 40, 0.07), (3, 5, 10, 25, 0.5)]):
+        x = F.normalize(torch.randn(batch, dim, dtype=torch.float64), dim=1).requires_grad_()
+        memory = F.normalize(torch.randn(n_data, dim, dtype=torch.float64), dim=1)
+        idx = torch.randint(0, n_data, (batch, noise + 1))
+        scores = torch.exp(torch.bmm(memory[idx], x.unsqueeze(2)).squeeze(2) / tau)
+        z = (scores.mean() * n_data).item()
+        probs = scores / z
+        noise_mass = noise / n_data
+        positive = probs.select(1, 0)
+        loss = -(torch.log(positive / (positive + noise_mass + 1e-7)).sum()
+                 + torch.log(noise_mass / (probs.narrow(1, 1, noise) + noise_mass + 1e-7)).sum()) / batch
+        loss.backward()
+        for field, t in [("queries", x), ("bank", memory), ("indices", idx),
+                         ("temperature", torch.tensor(tau, dtype=torch.float64)), ("n_data", torch.tensor(n_data)),
+                         ("z", torch.tensor(z, dtype=torch.float64)), ("probs", probs), ("loss", loss),
+                         ("grad_queries", x.grad)]:
+            w.tensor(f"case{i}/{field}", t)
+    w.save()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(pathlib.Path(__file__).resolve().parent.parent / "tests" / "golden"))
@@ -134,6 +365,14 @@ def main():
     make_cross_entropy(out)
     make_log_softmax(out)
     make_broadcast_backward(out)
+    torch.manual_seed(20240602)
+    make_conv3d(out)
+    make_batch_norm(out)
+    make_pools(out)
+    torch.manual_seed(20240606)
+    make_cosine_attention(out)
+    torch.manual_seed(20240610)
+    make_memory_bank_losses(out)
 
 
 if __name__ == "__main__":
