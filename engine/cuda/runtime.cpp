@@ -155,9 +155,38 @@ void set_current_stream(cudaStream_t s) { stream = s; }
 void synchronize() { FOVEA_CUDA_CHECK(cudaStreamSynchronize(stream)); }
 
 void copy_bytes(void* dst, const void* src, int64_t nbytes, cudaMemcpyKind kind) {
+  copy_bytes_async(dst, src, nbytes, kind);
+  FOVEA_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+void copy_bytes_async(void* dst, const void* src, int64_t nbytes, cudaMemcpyKind kind) {
   if (nbytes == 0) return;
   FOVEA_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(nbytes), kind, stream));
-  FOVEA_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+Stream::Stream() {
+  require_device(0, "Stream");
+  FOVEA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+}
+Stream::~Stream() {
+  if (stream_) cudaStreamDestroy(stream_);
+}
+void Stream::synchronize() const { FOVEA_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+Event::Event() {
+  require_device(0, "Event");
+  FOVEA_CUDA_CHECK(cudaEventCreate(&event_));
+}
+Event::~Event() {
+  if (event_) cudaEventDestroy(event_);
+}
+void Event::record() { record(current_stream()); }
+void Event::record(cudaStream_t s) { FOVEA_CUDA_CHECK(cudaEventRecord(event_, s)); }
+void Event::synchronize() const { FOVEA_CUDA_CHECK(cudaEventSynchronize(event_)); }
+float Event::elapsed_ms_since(const Event& start) const {
+  float ms = 0;
+  FOVEA_CUDA_CHECK(cudaEventElapsedTime(&ms, start.event_, event_));
+  return ms;
 }
 
 }  // namespace fovea::cuda

@@ -40,8 +40,53 @@ cudaStream_t current_stream();
 void set_current_stream(cudaStream_t stream);
 void synchronize();
 
-// Byte copies; `kind` as in cudaMemcpy. Synchronous on the current stream.
+// Byte copies; `kind` as in cudaMemcpy. copy_bytes waits for the copy; copy_bytes_async
+// only enqueues it on the current stream (from pinned host memory it overlaps with work).
 void copy_bytes(void* dst, const void* src, int64_t nbytes, cudaMemcpyKind kind);
+void copy_bytes_async(void* dst, const void* src, int64_t nbytes, cudaMemcpyKind kind);
+
+// An owned non-blocking stream.
+class Stream {
+ public:
+  Stream();
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  cudaStream_t get() const { return stream_; }
+  void synchronize() const;
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+// Makes a stream this thread's current stream until the guard goes out of scope.
+class StreamGuard {
+ public:
+  explicit StreamGuard(cudaStream_t stream) : previous_(current_stream()) { set_current_stream(stream); }
+  ~StreamGuard() { set_current_stream(previous_); }
+  StreamGuard(const StreamGuard&) = delete;
+  StreamGuard& operator=(const StreamGuard&) = delete;
+
+ private:
+  cudaStream_t previous_;
+};
+
+// An owned event with timing, recorded on the current stream by default.
+class Event {
+ public:
+  Event();
+  ~Event();
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  void record();
+  void record(cudaStream_t stream);
+  void synchronize() const;
+  // Milliseconds from `start` to this event; both must have completed.
+  float elapsed_ms_since(const Event& start) const;
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
 
 }  // namespace fovea::cuda
 
