@@ -10,10 +10,12 @@ namespace {
 
 void usage() {
   std::printf(
-      "usage: fovea bench [--filter REGEX] [--json FILE] [--list]\n\n"
+      "usage: fovea bench [--filter REGEX] [--json FILE] [--list]\n"
+      "       fovea bench --compare A.json B.json\n\n"
       "Validates, then times, every benchmark variant whose \"kernel/variant\" contains a match\n"
       "of REGEX (all when omitted). Prints a table; --json writes the records to FILE.\n"
-      "--list prints the registered benchmark groups.\n");
+      "--list prints the registered benchmark groups. --compare prints the median times of two\n"
+      "runs side by side with their ratio B/A.\n");
 }
 
 int run_bench(int argc, char** argv) {
@@ -34,6 +36,12 @@ int run_bench(int argc, char** argv) {
       filter = value("--filter");
     } else if (arg == "--json") {
       json = value("--json");
+    } else if (arg == "--compare") {
+      if (i + 2 >= argc) {
+        std::fprintf(stderr, "fovea bench: --compare needs two JSON files\n");
+        return 2;
+      }
+      return fovea::bench::compare_runs(argv[i + 1], argv[i + 2]);
     } else if (arg == "--list") {
       for (const auto& r : fovea::bench::registry()) std::printf("%s\n", r.name);
       return 0;

@@ -10,11 +10,13 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <regex>
 
 #include "engine/error.h"
 #include "engine/info.h"
+#include "engine/json.h"
 
 namespace fovea::bench {
 
@@ -27,16 +29,9 @@ Registrar::Registrar(const char* name, BenchFn fn) { registry().push_back({name,
 
 namespace {
 
-std::string json_escape(const std::string& s) {
+std::string quoted(const std::string& s) {
   std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
+  write_json_string(out, s);
   return out;
 }
 
@@ -138,15 +133,15 @@ int run_benchmarks(const std::string& filter, const std::string& json_path) {
     out << "[\n";
     for (size_t i = 0; i < records.size(); ++i) {
       const auto& r = records[i];
-      out << "  {\"kernel\": \"" << json_escape(r.kernel) << "\", \"variant\": \"" << json_escape(r.variant)
-          << "\", \"device\": \"" << json_escape(r.device) << "\", \"shape\": \"" << json_escape(r.shape)
-          << "\", \"median_ms\": " << r.median_ms << ", \"min_ms\": " << r.min_ms << ", \"max_ms\": " << r.max_ms
+      out << "  {\"kernel\": " << quoted(r.kernel) << ", \"variant\": " << quoted(r.variant)
+          << ", \"device\": " << quoted(r.device) << ", \"shape\": " << quoted(r.shape)
+          << ", \"median_ms\": " << r.median_ms << ", \"min_ms\": " << r.min_ms << ", \"max_ms\": " << r.max_ms
           << ", \"repeats\": " << r.repeats << ", \"gflops\": " << r.gflops << ", \"gbps\": " << r.gbps
           << ", \"bytes\": " << r.bytes << ", \"flops\": " << r.flops
-          << ", \"validated\": " << (r.validated ? "true" : "false") << ", \"check\": \"" << json_escape(r.check)
-          << "\", \"blas\": \"" << json_escape(info.blas) << "\", \"threads\": " << info.threads
-          << ", \"commit\": \"" << json_escape(info.commit) << "\", \"build\": \"" << json_escape(info.build_type)
-          << "\", \"date\": \"" << date << "\"}" << (i + 1 < records.size() ? "," : "") << "\n";
+          << ", \"validated\": " << (r.validated ? "true" : "false") << ", \"check\": " << quoted(r.check)
+          << ", \"blas\": " << quoted(info.blas) << ", \"threads\": " << info.threads
+          << ", \"commit\": " << quoted(info.commit) << ", \"build\": " << quoted(info.build_type)
+          << ", \"date\": " << quoted(date) << "}" << (i + 1 < records.size() ? "," : "") << "\n";
     }
     out << "]\n";
     out.close();
@@ -156,6 +151,61 @@ int run_benchmarks(const std::string& filter, const std::string& json_path) {
     std::fprintf(stderr, "wrote %zu records to %s\n", records.size(), json_path.c_str());
   }
   return all_valid ? 0 : 1;
+}
+
+namespace {
+
+struct Timing {
+  std::string key;
+  double median_ms = 0;
+};
+
+std::vector<Timing> read_records(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  FOVEA_CHECK(in.good(), "bench --compare", "cannot read '", path, "'; pass two files written by fovea bench --json");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const Json root = parse_json(text, "bench --compare", "'" + path + "'", "pass a file written by fovea bench --json");
+  FOVEA_CHECK(root.kind == Json::Kind::array, "bench --compare", "'", path, "' must hold a JSON array of records, got ",
+              kind_name(root.kind));
+  std::vector<Timing> out;
+  for (const Json& record : root.items) {
+    auto text_of = [&](const char* name) {
+      const Json* field = record.kind == Json::Kind::object ? find_member(record, name) : nullptr;
+      FOVEA_CHECK(field && field->kind == Json::Kind::string, "bench --compare", "a record in '", path,
+                  "' has no string field '", name, "'");
+      return field->text;
+    };
+    const Json* median = find_member(record, "median_ms");
+    FOVEA_CHECK(median && median->kind == Json::Kind::number, "bench --compare", "a record in '", path,
+                "' has no number field 'median_ms'");
+    out.push_back({text_of("kernel") + "/" + text_of("variant") + " [" + text_of("shape") + ", " +
+                       text_of("device") + "]",
+                   std::stod(median->text)});
+  }
+  return out;
+}
+
+}  // namespace
+
+int compare_runs(const std::string& baseline_path, const std::string& candidate_path) {
+  const std::vector<Timing> baseline = read_records(baseline_path), candidate = read_records(candidate_path);
+  std::printf("%-60s %12s %12s %9s\n", "kernel/variant [shape, device]", "A median_ms", "B median_ms", "B/A");
+  int matched = 0;
+  for (const Timing& b : candidate) {
+    for (const Timing& a : baseline) {
+      if (a.key != b.key) continue;
+      ++matched;
+      std::printf("%-60s %12.3f %12.3f %8.2fx\n", b.key.c_str(), a.median_ms, b.median_ms,
+                  a.median_ms > 0 ? b.median_ms / a.median_ms : 0.0);
+      break;
+    }
+  }
+  if (matched == 0) {
+    std::fprintf(stderr, "no record of '%s' matches one of '%s' (kernel, variant, shape and device must agree)\n",
+                 candidate_path.c_str(), baseline_path.c_str());
+    return 2;
+  }
+  return 0;
 }
 
 }  // namespace fovea::bench

@@ -11,4 +11,8 @@ namespace fovea::bench {
 // Returns 0 when every timed variant validated, 1 when one did not, 2 when none matched.
 int run_benchmarks(const std::string& filter, const std::string& json_path);
 
+// Prints, for every record of `candidate_path` that `baseline_path` also has (same kernel,
+// variant, shape and device), both medians and their ratio B/A. Returns 2 when none match.
+int compare_runs(const std::string& baseline_path, const std::string& candidate_path);
+
 }  // namespace fovea::bench

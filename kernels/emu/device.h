@@ -11,6 +11,16 @@
 
 #define FOVEA_EMU_DEVICE 1
 
+// The toolkit's host_defines.h may already have defined these for a host compiler (a file
+// that includes cuBLAS's headers before this one): the emulator's meaning wins.
+#undef __global__
+#undef __device__
+#undef __host__
+#undef __shared__
+#undef __constant__
+#undef __managed__
+#undef __grid_constant__
+#undef __launch_bounds__
 #define __global__
 #define __device__
 #define __host__
