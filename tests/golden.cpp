@@ -66,6 +66,18 @@ const Tensor& GoldenFile::get(const std::string& tensor) const {
   return it->second;
 }
 
+Shape GoldenFile::get_shape(const std::string& tensor) const {
+  Shape out;
+  for (double v : to_vector(get(tensor))) out.push_back(static_cast<int64_t>(v));
+  return out;
+}
+
+Tensor GoldenFile::get_leaf(const std::string& tensor, DType dtype) const {
+  Tensor t = get(tensor).to(dtype).clone();
+  t.requires_grad_();
+  return t;
+}
+
 int64_t GoldenFile::get_int(const std::string& tensor) const {
   const Tensor& t = get(tensor);
   FOVEA_CHECK(t.numel() == 1, "golden", path_, ": '", tensor, "' should hold one value, has shape ",

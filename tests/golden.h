@@ -18,6 +18,9 @@ class GoldenFile {
   bool has(const std::string& tensor) const { return tensors_.count(tensor) > 0; }
   const Tensor& get(const std::string& tensor) const;  // throws when absent
   int64_t get_int(const std::string& tensor) const;    // the value of a one-element tensor
+  Shape get_shape(const std::string& tensor) const;    // a 1-D tensor of sizes as a Shape
+  // A fresh copy of `tensor` in `dtype` that requires grad (a leaf for backward checks).
+  Tensor get_leaf(const std::string& tensor, DType dtype) const;
   // The distinct "<case>" prefixes of "<case>/<field>" names, in file order.
   std::vector<std::string> cases() const;
 

@@ -23,12 +23,6 @@ Reduction reduction_from_code(int64_t code) {
   FOVEA_FAIL("golden", "unknown reduction code ", code, " (tools/make_goldens.py writes 0 none, 1 mean, 2 sum)");
 }
 
-Tensor leaf(const Tensor& values, DType dtype) {
-  Tensor t = values.to(dtype).clone();
-  t.requires_grad_();
-  return t;
-}
-
 }  // namespace
 
 TEST_SUITE("unit") {
@@ -61,7 +55,7 @@ TEST_SUITE("unit") {
         CAPTURE(c);
         CAPTURE(dtype_name(dtype));
         const double tol = dtype == DType::f64 ? kF64Tol : kF32Tol;
-        const Tensor input = leaf(golden.get(c + "/input"), dtype);
+        const Tensor input = golden.get_leaf(c + "/input", dtype);
         const Tensor loss = cross_entropy(input, golden.get(c + "/target"), golden.get_int(c + "/ignore_index"),
                                           reduction_from_code(golden.get_int(c + "/reduction")));
         FOVEA_CHECK_CLOSE(loss, golden.get(c + "/loss").to(dtype), tol, tol);
@@ -80,7 +74,7 @@ TEST_SUITE("unit") {
         CAPTURE(c);
         CAPTURE(dtype_name(dtype));
         const double tol = dtype == DType::f64 ? kF64Tol : kF32Tol;
-        const Tensor x = leaf(golden.get(c + "/x"), dtype);
+        const Tensor x = golden.get_leaf(c + "/x", dtype);
         const Tensor y = log_softmax(x, golden.get_int(c + "/dim"));
         FOVEA_CHECK_CLOSE(y, golden.get(c + "/out").to(dtype), tol, tol);
         y.backward(golden.get(c + "/grad_output").to(dtype));
@@ -94,9 +88,9 @@ TEST_SUITE("unit") {
     for (const std::string expression : {"mul_add", "div_sub"}) {
       CAPTURE(expression);
       const std::string p = expression + "/";
-      const Tensor a = leaf(golden.get(p + "a"), DType::f64);
-      const Tensor b = leaf(golden.get(p + "b"), DType::f64);
-      const Tensor c = leaf(golden.get(p + "c"), DType::f64);
+      const Tensor a = golden.get_leaf(p + "a", DType::f64);
+      const Tensor b = golden.get_leaf(p + "b", DType::f64);
+      const Tensor c = golden.get_leaf(p + "c", DType::f64);
       const Tensor out = expression == "mul_add" ? add(mul(a, b), c) : sub(div(a, b), c);
       FOVEA_CHECK_CLOSE(out, golden.get(p + "out"), kF64Tol, kF64Tol);
       out.backward(golden.get(p + "grad_output"));

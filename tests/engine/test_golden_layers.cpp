@@ -15,18 +15,6 @@ namespace {
 constexpr double kF64Tol = 1e-11;
 constexpr double kF32Tol = 1e-4;  // sums of up to a few hundred f32 products of O(1) values
 
-Tensor leaf(const Tensor& values, DType dtype) {
-  Tensor t = values.to(dtype).clone();
-  t.requires_grad_();
-  return t;
-}
-
-Shape shape_of(const Tensor& values) {
-  Shape out;
-  for (double v : to_vector(values)) out.push_back(static_cast<int64_t>(v));
-  return out;
-}
-
 enum PoolKind { kMaxPool = 0, kAvgPool = 1, kAdaptiveMaxPool = 2, kAdaptiveAvgPool = 3 };  // POOL_CODES
 
 }  // namespace
@@ -42,10 +30,10 @@ TEST_SUITE("unit") {
         CAPTURE(dtype_name(dtype));
         const double tol = dtype == DType::f64 ? kF64Tol : kF32Tol;
         const bool has_bias = golden.has(c + "/bias");
-        const Tensor x = leaf(golden.get(c + "/x"), dtype), w = leaf(golden.get(c + "/weight"), dtype);
-        const Tensor b = has_bias ? leaf(golden.get(c + "/bias"), dtype) : Tensor();
-        const Tensor y = conv3d(x, w, b, shape_of(golden.get(c + "/stride")), shape_of(golden.get(c + "/padding")),
-                                shape_of(golden.get(c + "/dilation")), golden.get_int(c + "/groups"));
+        const Tensor x = golden.get_leaf(c + "/x", dtype), w = golden.get_leaf(c + "/weight", dtype);
+        const Tensor b = has_bias ? golden.get_leaf(c + "/bias", dtype) : Tensor();
+        const Tensor y = conv3d(x, w, b, golden.get_shape(c + "/stride"), golden.get_shape(c + "/padding"),
+                                golden.get_shape(c + "/dilation"), golden.get_int(c + "/groups"));
         FOVEA_CHECK_CLOSE(y, golden.get(c + "/out").to(dtype), tol, tol);
         y.backward(golden.get(c + "/grad_output").to(dtype));
         FOVEA_CHECK_CLOSE(x.grad(), golden.get(c + "/grad_x").to(dtype), tol, tol);
@@ -61,8 +49,8 @@ TEST_SUITE("unit") {
     REQUIRE(cases.size() >= 4);
     for (const std::string& c : cases) {
       CAPTURE(c);
-      const Tensor x = leaf(golden.get(c + "/x"), DType::f64);
-      const Tensor w = leaf(golden.get(c + "/weight"), DType::f64), b = leaf(golden.get(c + "/bias"), DType::f64);
+      const Tensor x = golden.get_leaf(c + "/x", DType::f64);
+      const Tensor w = golden.get_leaf(c + "/weight", DType::f64), b = golden.get_leaf(c + "/bias", DType::f64);
       const Tensor running_mean = golden.get(c + "/running_mean").clone();
       const Tensor running_var = golden.get(c + "/running_var").clone();
       const Tensor y = batch_norm(x, running_mean, running_var, w, b, golden.get_int(c + "/training") != 0,
@@ -83,11 +71,11 @@ TEST_SUITE("unit") {
     REQUIRE(cases.size() >= 8);
     for (const std::string& c : cases) {
       CAPTURE(c);
-      const Tensor x = leaf(golden.get(c + "/x"), DType::f64);
+      const Tensor x = golden.get_leaf(c + "/x", DType::f64);
       const bool is3d = x.dim() == 5;
-      const Shape kernel = shape_of(golden.get(c + "/kernel")), stride = shape_of(golden.get(c + "/stride"));
-      const Shape padding = shape_of(golden.get(c + "/padding")), dilation = shape_of(golden.get(c + "/dilation"));
-      const Shape output_size = shape_of(golden.get(c + "/output_size"));
+      const Shape kernel = golden.get_shape(c + "/kernel"), stride = golden.get_shape(c + "/stride");
+      const Shape padding = golden.get_shape(c + "/padding"), dilation = golden.get_shape(c + "/dilation");
+      const Shape output_size = golden.get_shape(c + "/output_size");
       const bool ceil_mode = golden.get_int(c + "/ceil_mode") != 0;
       const bool include_pad = golden.get_int(c + "/count_include_pad") != 0;
       Tensor y, indices;
