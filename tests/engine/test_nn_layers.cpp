@@ -24,11 +24,7 @@ std::vector<std::string> names_of(const Named<Tensor>& named) {
   return out;
 }
 
-double max_abs(const Tensor& t) {
-  double out = 0;
-  for (double v : to_vector(t)) out = std::max(out, std::abs(v));
-  return out;
-}
+double max_abs(const Tensor& t) { return max(abs(t)).item(); }
 
 double population_std(const Tensor& t) {
   const std::vector<double> v = to_vector(t);
