@@ -3,9 +3,12 @@
 // signature. Builds without a CUDA backend never create CUDA tensors, so there the call
 // goes straight to the CPU.
 #pragma once
+#include "engine/cpu/conv.h"
 #include "engine/cpu/elementwise.h"
 #include "engine/cpu/index.h"
 #include "engine/cpu/linalg.h"
+#include "engine/cpu/norm.h"
+#include "engine/cpu/pool.h"
 #include "engine/cpu/random.h"
 #include "engine/cpu/reduce.h"
 #include "engine/cpu/softmax.h"

@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/cpu/conv.h"
 #include "engine/cpu/elementwise.h"
+#include "engine/cpu/pool.h"
 #include "engine/cpu/reduce.h"
 
 namespace fovea::cuda {
