@@ -54,4 +54,24 @@ void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tens
 bool blas_compatible(const Tensor& t);
 void matmul(const Tensor& a, const Tensor& b, const Tensor& out);
 
+// convolution (engine/cuda/conv.cpp, kernels/conv.cu + cuBLAS)
+void conv_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const cpu::ConvGeometry& g,
+                  const Tensor& out, int64_t tile_columns = 0);
+void conv_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight, const cpu::ConvGeometry& g,
+                   const Tensor& grad_x, const Tensor& grad_weight, int64_t tile_columns = 0);
+
+// batch normalisation (engine/cuda/norm.cpp, kernels/norm.cu)
+void batch_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& var);
+void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
+                      const Tensor& bias, const Tensor& out);
+void batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& mean, const Tensor& invstd,
+                         const Tensor& weight, bool batch_stats, const Tensor& grad_x, const Tensor& grad_weight,
+                         const Tensor& grad_bias);
+
+// pooling (engine/cuda/pool.cpp, kernels/pool.cu)
+void max_pool_forward(const Tensor& x, const cpu::PoolWindows& w, const Tensor& out, const Tensor& indices);
+void max_pool_backward(const Tensor& grad_out, const Tensor& indices, const Tensor& grad_x);
+void avg_pool_forward(const Tensor& x, const cpu::PoolWindows& w, const Tensor& out);
+void avg_pool_backward(const Tensor& grad_out, const cpu::PoolWindows& w, const Tensor& grad_x);
+
 }  // namespace fovea::cuda

@@ -1,7 +1,7 @@
 // Front-end of batch_norm: training (batch statistics, optional in-place running-statistics
 // update as PyTorch does it), evaluation (running statistics) and the always-batch-statistics
 // mode (training without running tensors). x is seen as [N, C, L] by the kernels.
-#include "engine/cpu/norm.h"
+#include "engine/dispatch.h"
 #include "engine/ops/common.h"
 
 namespace fovea {
@@ -9,9 +9,7 @@ namespace {
 
 void check_channel_vector(const Tensor& t, const Tensor& x, const char* name) {
   if (!t.defined()) return;
-  FOVEA_CHECK(t.device().is_cpu(), "batch_norm",
-              "batch_norm on CUDA is not implemented yet; move the tensors to the CPU (", name, " is on ",
-              t.device().str(), ")");
+  check_same_device(x, t, "batch_norm");
   FOVEA_CHECK(t.dtype() == x.dtype(), "batch_norm", "'", name, "' is ", dtype_name(t.dtype()), " but x is ",
               dtype_name(x.dtype()), "; convert one with .to() so both have the same dtype");
   FOVEA_CHECK(t.dim() == 1 && t.size(0) == x.size(1), "batch_norm", "'", name, "' must have shape [", x.size(1),
@@ -24,8 +22,6 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& bias, bool training, double momentum, double eps) {
   FOVEA_NVTX_RANGE("batch_norm");
   check_defined(x, "batch_norm", "x");
-  FOVEA_CHECK(x.device().is_cpu(), "batch_norm",
-              "batch_norm on CUDA is not implemented yet; move the tensors to the CPU (x is on ", x.device().str(), ")");
   check_floating(x, "batch_norm", "x");
   FOVEA_CHECK(x.dim() >= 2 && x.dim() <= 5, "batch_norm",
               "expected x of shape [N, C], [N, C, L], [N, C, H, W] or [N, C, T, H, W], got ", shape_str(x.shape()));
@@ -51,9 +47,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   {
     NoGradGuard no_grad;
     if (training) {
-      mean = make_tensor({channels}, x.dtype());
-      Tensor var = make_tensor({channels}, x.dtype());
-      cpu::batch_norm_stats(x3, mean, var);
+      mean = make_tensor({channels}, x.dtype(), x.device());
+      Tensor var = make_tensor({channels}, x.dtype(), x.device());
+      FOVEA_ON_DEVICE(x.device(), batch_norm_stats, x3, mean, var);
       invstd = rsqrt(add(var, eps));
       if (running_mean.defined()) {
         const double unbias = static_cast<double>(per_channel) / static_cast<double>(per_channel - 1);
@@ -68,8 +64,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   }
   const Tensor w = weight.defined() ? weight.detach().contiguous() : Tensor();
   const Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
-  Tensor out = make_tensor(x.shape(), x.dtype());
-  cpu::batch_norm_apply(x3, mean, invstd, w, b, out.view({batch, channels, length}));
+  Tensor out = make_tensor(x.shape(), x.dtype(), x.device());
+  FOVEA_ON_DEVICE(x.device(), batch_norm_apply, x3, mean, invstd, w, b, out.view({batch, channels, length}));
   if (needs_grad({&x, &weight, &bias})) {
     record_op("batch_norm", {out}, {x, weight, bias},
               [sx = SavedTensor(x, "batch_norm"), sw = weight.defined() ? SavedTensor(weight, "batch_norm") : SavedTensor(),
@@ -81,10 +77,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                 const Tensor go = grads[0].contiguous().reshape(shape3);
                 const Tensor xs = sx.get().detach().contiguous().reshape(shape3);
                 const Tensor ws = has_weight ? sw.get().detach().contiguous() : Tensor();
-                Tensor gx = grad_x ? make_tensor(shape3, xs.dtype()) : Tensor();
-                Tensor gw = grad_w ? make_tensor({channels}, xs.dtype()) : Tensor();
-                Tensor gb = grad_b ? make_tensor({channels}, xs.dtype()) : Tensor();
-                cpu::batch_norm_backward(go, xs, mean, invstd, ws, training, gx, gw, gb);
+                const Device device = xs.device();
+                Tensor gx = grad_x ? make_tensor(shape3, xs.dtype(), device) : Tensor();
+                Tensor gw = grad_w ? make_tensor({channels}, xs.dtype(), device) : Tensor();
+                Tensor gb = grad_b ? make_tensor({channels}, xs.dtype(), device) : Tensor();
+                FOVEA_ON_DEVICE(device, batch_norm_backward, go, xs, mean, invstd, ws, training, gx, gw, gb);
                 return std::vector<Tensor>{grad_x ? gx.reshape(grads[0].shape()) : gx, gw, gb};
               });
   }

@@ -1,9 +1,9 @@
 // Front-ends of the max, average and adaptive pools, 2-D and 3-D: argument checks, output
 // sizes (PyTorch's formulas, ceil_mode included) and the per-dim windows that the kernels
-// of engine/cpu/pool.h read. 2-D pools run as 3-D ones of depth 1.
+// of engine/cpu/pool.h (or their CUDA twins) read. 2-D pools run as 3-D ones of depth 1.
 #include <array>
 
-#include "engine/cpu/pool.h"
+#include "engine/dispatch.h"
 #include "engine/ops/common.h"
 
 namespace fovea {
@@ -19,8 +19,6 @@ struct PoolInput {
 
 PoolInput pool_input(const Tensor& x, int64_t spatial, const char* op) {
   check_defined(x, op, "x");
-  FOVEA_CHECK(x.device().is_cpu(), op, op, " on CUDA is not implemented yet; move the tensors to the CPU (x is on ",
-              x.device().str(), ")");
   check_floating(x, op, "x");
   FOVEA_CHECK(x.dim() == spatial + 2, op, "expected a ", spatial + 2, "-D input ",
               spatial == 3 ? "[N, C, D, H, W]" : "[N, C, H, W]", ", got shape ", shape_str(x.shape()),
@@ -139,17 +137,17 @@ Dims window_counts(const cpu::PoolWindows& w) {
 std::tuple<Tensor, Tensor> max_pool(const Tensor& x, const PoolInput& in, const cpu::PoolWindows& windows,
                                     int64_t spatial, const char* op) {
   const Dims out = window_counts(windows);
-  Tensor values = make_tensor({in.planes.size(0), out[0], out[1], out[2]}, x.dtype());
-  Tensor indices = make_tensor(values.shape(), DType::i64);
-  cpu::max_pool_forward(in.planes, windows, values, indices);
+  Tensor values = make_tensor({in.planes.size(0), out[0], out[1], out[2]}, x.dtype(), x.device());
+  Tensor indices = make_tensor(values.shape(), DType::i64, x.device());
+  FOVEA_ON_DEVICE(x.device(), max_pool_forward, in.planes, windows, values, indices);
   values = as_output(values, in.batch, out, spatial);
   indices = as_output(indices, in.batch, out, spatial);
   if (needs_grad({&x}))
     record_op(op, {values}, {x}, [indices, in_shape = x.shape(), planes_shape = in.planes.shape()](
                                      const std::vector<Tensor>& grads) {
       if (!grads[0].defined()) return std::vector<Tensor>(1);
-      Tensor grad_x = make_tensor(planes_shape, grads[0].dtype());
-      cpu::max_pool_backward(grads[0].contiguous(), indices, grad_x);
+      Tensor grad_x = make_tensor(planes_shape, grads[0].dtype(), grads[0].device());
+      FOVEA_ON_DEVICE(grads[0].device(), max_pool_backward, grads[0].contiguous(), indices, grad_x);
       return std::vector<Tensor>{grad_x.view(in_shape)};
     });
   return {values, indices};
@@ -158,15 +156,15 @@ std::tuple<Tensor, Tensor> max_pool(const Tensor& x, const PoolInput& in, const 
 Tensor avg_pool(const Tensor& x, const PoolInput& in, const cpu::PoolWindows& windows, int64_t spatial,
                 const char* op) {
   const Dims out = window_counts(windows);
-  Tensor values = make_tensor({in.planes.size(0), out[0], out[1], out[2]}, x.dtype());
-  cpu::avg_pool_forward(in.planes, windows, values);
+  Tensor values = make_tensor({in.planes.size(0), out[0], out[1], out[2]}, x.dtype(), x.device());
+  FOVEA_ON_DEVICE(x.device(), avg_pool_forward, in.planes, windows, values);
   values = as_output(values, in.batch, out, spatial);
   if (needs_grad({&x}))
     record_op(op, {values}, {x}, [windows, in_shape = x.shape(), planes_shape = in.planes.shape()](
                                      const std::vector<Tensor>& grads) {
       if (!grads[0].defined()) return std::vector<Tensor>(1);
-      Tensor grad_x = make_tensor(planes_shape, grads[0].dtype());
-      cpu::avg_pool_backward(grads[0].contiguous(), windows, grad_x);
+      Tensor grad_x = make_tensor(planes_shape, grads[0].dtype(), grads[0].device());
+      FOVEA_ON_DEVICE(grads[0].device(), avg_pool_backward, grads[0].contiguous(), windows, grad_x);
       return std::vector<Tensor>{grad_x.view(in_shape)};
     });
   return values;

@@ -7,6 +7,9 @@
 
 #include "fovea/build_config.h"
 #include "tests/gradcheck.h"
+#if FOVEA_HAS_CUDA
+#include "engine/cuda/runtime.h"
+#endif
 
 using namespace fovea;
 using fovea::testing::gradcheck;
@@ -151,9 +154,13 @@ TEST_SUITE("badinput") {
 
   TEST_CASE("batch_norm badinput CUDA tensors") {
 #if FOVEA_HAS_CUDA
-    CHECK_THROWS_WITH_AS(batch_norm(zeros({4, 3}, DType::f32, Device::cuda()), Tensor(), Tensor()),
-                         doctest::Contains("batch_norm on CUDA is not implemented yet; move the tensors to the CPU"),
-                         Error);
+    if (!cuda::available()) return;
+    const Tensor x = zeros({4, 3}, DType::f32, Device::cuda());
+    CHECK_THROWS_WITH_AS(batch_norm(x, Tensor(), Tensor(), ones({3})), doctest::Contains("different devices"), Error);
+    CHECK_THROWS_WITH_AS(batch_norm(x, zeros({3}), ones({3})), doctest::Contains("different devices"), Error);
+    const Tensor cuda_bias = zeros({3}, DType::f32, Device::cuda());
+    CHECK_THROWS_WITH_AS(batch_norm(zeros({4, 3}), Tensor(), Tensor(), Tensor(), cuda_bias),
+                         doctest::Contains("different devices"), Error);
 #else
     CHECK_THROWS_WITH_AS(zeros({4, 3}, DType::f32, Device::cuda()), doctest::Contains("no CUDA backend"), Error);
 #endif

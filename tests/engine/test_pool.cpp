@@ -8,6 +8,9 @@
 
 #include "fovea/build_config.h"
 #include "tests/gradcheck.h"
+#if FOVEA_HAS_CUDA
+#include "engine/cuda/runtime.h"
+#endif
 
 using namespace fovea;
 using fovea::testing::gradcheck;
@@ -229,10 +232,11 @@ TEST_SUITE("badinput") {
 
   TEST_CASE("max_pool badinput CUDA tensors") {
 #if FOVEA_HAS_CUDA
-    CHECK_THROWS_WITH_AS(max_pool3d(zeros({1, 1, 4, 4, 4}, DType::f32, Device::cuda()), {2}),
-                         doctest::Contains("max_pool3d on CUDA is not implemented yet"), Error);
-    CHECK_THROWS_WITH_AS(adaptive_avg_pool2d(zeros({1, 1, 4, 4}, DType::f32, Device::cuda()), {1}),
-                         doctest::Contains("on CUDA is not implemented yet"), Error);
+    if (!cuda::available()) return;
+    CHECK_THROWS_WITH_AS(max_pool3d(zeros({1, 1, 4, 4, 4}, DType::f32, Device::cuda()), {5}),
+                         doctest::Contains("smaller than the kernel extent"), Error);
+    CHECK_THROWS_WITH_AS(adaptive_avg_pool2d(zeros({1, 1, 4, 4}, DType::f32, Device::cuda()), {0, 2}),
+                         doctest::Contains("output_size must be positive"), Error);
 #else
     CHECK_THROWS_WITH_AS(zeros({1, 1, 4, 4}, DType::f32, Device::cuda()), doctest::Contains("no CUDA backend"), Error);
 #endif
