@@ -1,8 +1,9 @@
 // Front-ends of conv2d and conv3d: argument checks, the output geometry, the vol2col + GEMM
-// kernels of engine/cpu/conv.h and their backward. conv2d runs as a conv3d of depth 1.
+// kernels of the tensors' device (engine/cpu/conv.h, engine/cuda/conv.cpp) and their backward.
+// conv2d runs as a conv3d of depth 1.
 #include <array>
 
-#include "engine/cpu/conv.h"
+#include "engine/dispatch.h"
 #include "engine/ops/common.h"
 
 namespace fovea {
@@ -19,19 +20,13 @@ std::array<int64_t, 3> per_dim(const Shape& values, int64_t spatial, int64_t dep
   return out;
 }
 
-void check_cpu(const Tensor& t, const char* op) {
-  FOVEA_CHECK(!t.defined() || t.device().is_cpu(), op, op, " on CUDA is not implemented yet; move the tensors to the CPU",
-              " (got a tensor on ", t.device().str(), ")");
-}
-
 cpu::ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias, const Shape& stride,
                                 const Shape& padding, const Shape& dilation, int64_t groups, int64_t spatial,
                                 const char* op) {
   check_defined(x, op, "x");
   check_defined(weight, op, "weight");
-  check_cpu(x, op);
-  check_cpu(weight, op);
-  check_cpu(bias, op);
+  check_same_device(x, weight, op);
+  if (bias.defined()) check_same_device(x, bias, op);
   check_floating(x, op, "x");
   FOVEA_CHECK(weight.dtype() == x.dtype(), op, "weight is ", dtype_name(weight.dtype()), " but x is ",
               dtype_name(x.dtype()), "; convert one with .to() so both have the same dtype");
@@ -87,9 +82,9 @@ Tensor convolution(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   const cpu::ConvGeometry g = conv_geometry(x, weight, bias, stride, padding, dilation, groups, spatial, op);
   const Tensor x5 = spatial == 3 ? x : x.unsqueeze(2);
   const Tensor w5 = spatial == 3 ? weight : weight.unsqueeze(2);
-  Tensor out = make_tensor({g.batch, g.out_channels, g.out[0], g.out[1], g.out[2]}, x.dtype());
-  cpu::conv_forward(x5.detach().contiguous(), w5.detach().contiguous(), bias.defined() ? bias.detach().contiguous() : bias,
-                    g, out);
+  Tensor out = make_tensor({g.batch, g.out_channels, g.out[0], g.out[1], g.out[2]}, x.dtype(), x.device());
+  FOVEA_ON_DEVICE(x.device(), conv_forward, x5.detach().contiguous(), w5.detach().contiguous(),
+                  bias.defined() ? bias.detach().contiguous() : bias, g, out);
   if (needs_grad({&x, &weight, &bias})) {
     record_op(op, {out}, {x5, w5, bias},
               [sx = SavedTensor(x5, op), sw = SavedTensor(w5, op), g, grad_x = x.requires_grad(),
@@ -98,9 +93,9 @@ Tensor convolution(const Tensor& x, const Tensor& weight, const Tensor& bias, co
                 if (!grads[0].defined()) return std::vector<Tensor>(3);
                 const Tensor go = grads[0].contiguous();
                 const Tensor xs = sx.get().contiguous(), ws = sw.get().contiguous();
-                Tensor gx = grad_x ? make_tensor(xs.shape(), xs.dtype()) : Tensor();
-                Tensor gw = grad_w ? make_tensor(ws.shape(), ws.dtype()) : Tensor();
-                if (grad_x || grad_w) cpu::conv_backward(go, xs, ws, g, gx, gw);
+                Tensor gx = grad_x ? make_tensor(xs.shape(), xs.dtype(), xs.device()) : Tensor();
+                Tensor gw = grad_w ? make_tensor(ws.shape(), ws.dtype(), ws.device()) : Tensor();
+                if (grad_x || grad_w) FOVEA_ON_DEVICE(xs.device(), conv_backward, go, xs, ws, g, gx, gw);
                 return std::vector<Tensor>{gx, gw, grad_b ? sum(go, {0, 2, 3, 4}) : Tensor()};
               });
   }

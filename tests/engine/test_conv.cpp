@@ -222,10 +222,12 @@ TEST_SUITE("badinput") {
   TEST_CASE("conv3d badinput CUDA tensors") {
 #if FOVEA_HAS_CUDA
     const Tensor x = zeros({1, 1, 3, 3, 3}, DType::f32, Device::cuda());
-    CHECK_THROWS_WITH_AS(conv3d(x, zeros({1, 1, 1, 1, 1}, DType::f32, Device::cuda())),
-                         doctest::Contains("conv3d on CUDA is not implemented yet; move the tensors to the CPU"), Error);
+    CHECK_THROWS_WITH_AS(conv3d(x, zeros({1, 1, 1, 1, 1})),
+                         doctest::Contains("conv3d: tensors are on different devices: cuda:0 and cpu"), Error);
     CHECK_THROWS_WITH_AS(conv2d(zeros({1, 1, 3, 3}), zeros({1, 1, 1, 1}, DType::f32, Device::cuda())),
-                         doctest::Contains("conv2d on CUDA"), Error);
+                         doctest::Contains("tensors are on different devices"), Error);
+    CHECK_THROWS_WITH_AS(conv3d(x, zeros({1, 1, 1, 1, 1}, DType::f32, Device::cuda()), zeros({1})),
+                         doctest::Contains("different devices"), Error);
 #else
     CHECK_THROWS_WITH_AS(zeros({1, 1, 3, 3, 3}, DType::f32, Device::cuda()), doctest::Contains("no CUDA backend"),
                          Error);
