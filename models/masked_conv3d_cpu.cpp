@@ -6,28 +6,16 @@
 // as runs along output rows, copied through the runs of ones of each mask row. Each tile's
 // col2vol runs in parallel over input planes (sample, channel, frame), every element adding in
 // a fixed order, so results are deterministic.
-#include <cblas.h>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "engine/cpu/linalg.h"
 #include "models/masked_conv3d_kernels.h"
 
 namespace fovea::cpu {
 namespace {
-
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
-}
-
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
-          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
-}
 
 // Runs of ones of each mask row: intervals [a, b) of w, listed per (mask, row) from offsets.
 struct MaskRuns {
@@ -187,7 +175,7 @@ void forward_typed(const Tensor& x, const Tensor& masks, const Tensor& mask_inde
     const int64_t count = std::min(tile, plan.active - j0);
     const TileRuns t = tile_runs(columns, j0, count, g);
     masked_vol2col(x.data<T>(), mr, mask_index.data<int64_t>(), g, t, cols.data());
-    gemm(CblasNoTrans, CblasNoTrans, cout, count, rows, weight.data<T>(), rows, cols.data(), count, T(0),
+    gemm(false, false, cout, count, rows, weight.data<T>(), rows, cols.data(), count, T(0),
          result.data(), count);
 #pragma omp parallel for schedule(static)
     for (int64_t co = 0; co < cout; ++co)
@@ -225,11 +213,11 @@ void backward_typed(const Tensor& grad_out, const Tensor& x, const Tensor& masks
                     static_cast<size_t>(r.len) * sizeof(T));
     if (grad_weight.defined()) {
       masked_vol2col(x.data<T>(), mr, index, g, t, cols.data());
-      gemm(CblasNoTrans, CblasTrans, cout, rows, count, go.data(), count, cols.data(), count, T(1),
+      gemm(false, true, cout, rows, count, go.data(), count, cols.data(), count, T(1),
            grad_weight.data<T>(), rows);
     }
     if (grad_x.defined()) {
-      gemm(CblasTrans, CblasNoTrans, rows, count, cout, weight.data<T>(), rows, go.data(), count, T(0), cols.data(),
+      gemm(true, false, rows, count, cout, weight.data<T>(), rows, go.data(), count, T(0), cols.data(),
            count);
       masked_col2vol(cols.data(), mr, index, g, t, grad_x.data<T>());
     }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/cuda/conv_shape.h"
 #include "engine/cuda/kernel_args.h"
 #include "engine/cuda/ops.h"
 #include "kernels/masked_conv3d.h"
@@ -12,19 +13,6 @@
 
 namespace fovea::cuda {
 namespace {
-
-kernels::ConvShape conv_shape(const cpu::ConvGeometry& g) {
-  kernels::ConvShape s{g.in_channels, g.out_channels, {}, {}, {}, {}, {}, {}};
-  for (int d = 0; d < 3; ++d) {
-    s.in[d] = g.in[d];
-    s.out[d] = g.out[d];
-    s.kernel[d] = g.kernel[d];
-    s.stride[d] = g.stride[d];
-    s.padding[d] = g.padding[d];
-    s.dilation[d] = g.dilation[d];
-  }
-  return s;
-}
 
 // column_of[n·P + p]: the position's index among the active columns, or -1.
 Tensor column_map(const MaskedConvPlan& plan, Device device) {

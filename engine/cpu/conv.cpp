@@ -9,28 +9,16 @@
 // every thread.
 #include "engine/cpu/conv.h"
 
-#include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "engine/cpu/linalg.h"
 #include "engine/error.h"
 
 namespace fovea::cpu {
 namespace {
-
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
-}
-
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
-          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
-}
 
 // Output positions covered by one tile: whole samples [n0, n1), or positions
 // [p0, p0 + count) of the single sample n0 (then n1 = n0 + 1). p0 and count are multiples
@@ -293,7 +281,7 @@ void forward_typed(const T* x, const T* weight, const T* bias, const ConvGeometr
       vol2col(x, g, tile, cols);
       const TileMatrix<T> result = tile_matrix(out, g.out_channels, plane, tile, ws.scratch_of(worker));
       for (int64_t grp = 0; grp < g.groups; ++grp)
-        gemm(CblasNoTrans, CblasNoTrans, cout_g, tile.columns(), rows_g, weight + grp * cout_g * rows_g, rows_g,
+        gemm(false, false, cout_g, tile.columns(), rows_g, weight + grp * cout_g * rows_g, rows_g,
              cols + grp * rows_g * tile.columns(), tile.columns(), T(0), result.data + grp * cout_g * result.ld,
              result.ld);
       if (!tile.single_sample()) scatter_tile(result.data, g.out_channels, plane, tile, out);
@@ -343,13 +331,13 @@ void backward_typed(const T* grad_out, const T* x, const T* weight, const ConvGe
         const bool overwrite = t == plan.unit_starts[u] && (unit_partials || u == 0);
         vol2col(x, g, tile, cols);
         for (int64_t grp = 0; grp < g.groups; ++grp)
-          gemm(CblasNoTrans, CblasTrans, cout_g, rows_g, columns, go.data + grp * cout_g * go.ld, go.ld,
+          gemm(false, true, cout_g, rows_g, columns, go.data + grp * cout_g * go.ld, go.ld,
                cols + grp * rows_g * columns, columns, overwrite ? T(0) : T(1), unit_grad_weight + grp * cout_g * rows_g,
                rows_g);
       }
       if (grad_x) {
         for (int64_t grp = 0; grp < g.groups; ++grp)
-          gemm(CblasTrans, CblasNoTrans, rows_g, columns, cout_g, weight + grp * cout_g * rows_g, rows_g,
+          gemm(true, false, rows_g, columns, cout_g, weight + grp * cout_g * rows_g, rows_g,
                go.data + grp * cout_g * go.ld, go.ld, T(0), cols + grp * rows_g * columns, columns);
         col2vol(cols, g, tile, grad_x);
       }

@@ -57,18 +57,6 @@ struct GemmPlan {
   std::vector<int64_t> a_offsets, b_offsets;
 };
 
-CBLAS_TRANSPOSE transpose_of(const MatrixLayout& layout) { return layout.transposed ? CblasTrans : CblasNoTrans; }
-
-void gemm(const GemmPlan& p, const float* a, const float* b, float* c) {
-  cblas_sgemm(CblasRowMajor, transpose_of(p.a), transpose_of(p.b), p.m, p.n, p.k, 1.0f, a,
-              static_cast<int>(p.a.leading_dim), b, static_cast<int>(p.b.leading_dim), 0.0f, c, p.n);
-}
-
-void gemm(const GemmPlan& p, const double* a, const double* b, double* c) {
-  cblas_dgemm(CblasRowMajor, transpose_of(p.a), transpose_of(p.b), p.m, p.n, p.k, 1.0, a,
-              static_cast<int>(p.a.leading_dim), b, static_cast<int>(p.b.leading_dim), 0.0, c, p.n);
-}
-
 template <typename T>
 void batched_gemm(const GemmPlan& p, const T* a, const T* b, T* c) {
   const int64_t batch = static_cast<int64_t>(p.a_offsets.size());
@@ -76,7 +64,9 @@ void batched_gemm(const GemmPlan& p, const T* a, const T* b, T* c) {
   const int64_t macs = matrix_size * p.k;
   const bool over_batch = batch > 1 && (macs <= kSmallMatrixMacs || batch >= omp_get_max_threads());
 #pragma omp parallel for if (over_batch) schedule(static)
-  for (int64_t i = 0; i < batch; ++i) gemm(p, a + p.a_offsets[i], b + p.b_offsets[i], c + i * matrix_size);
+  for (int64_t i = 0; i < batch; ++i)
+    gemm(p.a.transposed, p.b.transposed, p.m, p.n, p.k, a + p.a_offsets[i], p.a.leading_dim, b + p.b_offsets[i],
+         p.b.leading_dim, T(0), c + i * matrix_size, p.n);
 }
 
 }  // namespace
@@ -84,6 +74,20 @@ void batched_gemm(const GemmPlan& p, const T* a, const T* b, T* c) {
 std::optional<MatrixLayout> matrix_layout(const Tensor& t) {
   const int64_t r = t.dim();
   return layout_of(t.shape()[r - 2], t.shape()[r - 1], t.strides()[r - 2], t.strides()[r - 1]);
+}
+
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b,
+              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+}
+
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
+          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0, a, static_cast<int>(lda), b,
+              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
 
 bool blas_compatible(const Tensor& t) { return t.dim() >= 2 && matrix_layout(t).has_value(); }

@@ -25,4 +25,11 @@ bool blas_compatible(const Tensor& t);
 // out a contiguous [..., M, N] of the same dtype. a and b must be blas_compatible.
 void matmul(const Tensor& a, const Tensor& b, const Tensor& out);
 
+// Row-major C = op(A)·op(B) + beta·C with one OpenBLAS call (which threads itself, or runs
+// single-threaded inside an OpenMP region); the building block of the convolutions.
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
+          const double* b, int64_t ldb, double beta, double* c, int64_t ldc);
+
 }  // namespace fovea::cpu

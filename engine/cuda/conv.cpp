@@ -6,6 +6,7 @@
 // adds the tiles' products in tile order and col2vol gathers, so backward is deterministic.
 #include <algorithm>
 
+#include "engine/cuda/conv_shape.h"
 #include "engine/cuda/kernel_args.h"
 #include "engine/cuda/ops.h"
 #include "kernels/conv.h"
@@ -15,18 +16,6 @@ namespace {
 
 constexpr int64_t kMaxColumnBytes = int64_t{64} << 20;
 
-kernels::ConvShape conv_shape(const cpu::ConvGeometry& g) {
-  kernels::ConvShape s{g.in_channels, g.out_channels, {}, {}, {}, {}, {}, {}};
-  for (int d = 0; d < 3; ++d) {
-    s.in[d] = g.in[d];
-    s.out[d] = g.out[d];
-    s.kernel[d] = g.kernel[d];
-    s.stride[d] = g.stride[d];
-    s.padding[d] = g.padding[d];
-    s.dilation[d] = g.dilation[d];
-  }
-  return s;
-}
 
 // The tiling of one call and its buffers, allocated on the device of `like`.
 struct Tiling {
@@ -62,6 +51,19 @@ struct Tiling {
 };
 
 }  // namespace
+
+kernels::ConvShape conv_shape(const cpu::ConvGeometry& g) {
+  kernels::ConvShape s{g.in_channels, g.out_channels, {}, {}, {}, {}, {}, {}};
+  for (int d = 0; d < 3; ++d) {
+    s.in[d] = g.in[d];
+    s.out[d] = g.out[d];
+    s.kernel[d] = g.kernel[d];
+    s.stride[d] = g.stride[d];
+    s.padding[d] = g.padding[d];
+    s.dilation[d] = g.dilation[d];
+  }
+  return s;
+}
 
 void conv_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const cpu::ConvGeometry& g,
                   const Tensor& out, int64_t tile_columns) {
