@@ -14,9 +14,13 @@
 #include <memory>
 #include <regex>
 
+#include "fovea/build_config.h"
 #include "engine/error.h"
 #include "engine/info.h"
 #include "engine/json.h"
+#if FOVEA_HAS_CUDA
+#include "engine/cuda/runtime.h"
+#endif
 
 namespace fovea::bench {
 
@@ -28,6 +32,16 @@ std::vector<Registered>& registry() {
 Registrar::Registrar(const char* name, BenchFn fn) { registry().push_back({name, fn}); }
 
 namespace {
+
+// Peak DRAM bandwidth of the device a record ran on, in GB/s; 0 when unknown (the CPU, whose
+// peak the runtime cannot read, and the emulator).
+double peak_bandwidth_gbps(const std::string& device) {
+#if FOVEA_HAS_CUDA
+  if (device == "cuda" && cuda::available()) return cuda::device_peak_bandwidth_gbps(0);
+#endif
+  (void)device;
+  return 0.0;
+}
 
 std::string quoted(const std::string& s) {
   std::string out;
@@ -84,6 +98,7 @@ class TimingRunner final : public Runner {
       r.median_ms = ms[ms.size() / 2];
       r.gflops = r.flops / (r.median_ms * 1e6);
       r.gbps = r.bytes / (r.median_ms * 1e6);
+      r.peak_gbps = peak_bandwidth_gbps(r.device);
       std::fprintf(stderr, " %.3f ms\n", r.median_ms);
       records_.push_back(r);
     }
@@ -92,6 +107,8 @@ class TimingRunner final : public Runner {
   struct Record {
     std::string kernel, variant, shape, device, check;
     double bytes = 0, flops = 0, median_ms = 0, min_ms = 0, max_ms = 0, gflops = 0, gbps = 0;
+    double peak_gbps = 0;  // the device's peak DRAM bandwidth; 0 when unknown
+    double peak_percent() const { return peak_gbps > 0 ? 100.0 * gbps / peak_gbps : 0.0; }
     int repeats = 0;
     bool validated = false;
   };
@@ -113,12 +130,15 @@ int run_benchmarks(const std::string& filter, const std::string& json_path) {
     std::fprintf(stderr, "no benchmark matches --filter '%s'\n", filter.c_str());
     return 2;
   }
-  std::printf("%-22s %-14s %-22s %-8s %10s %10s %10s %9s %9s %s\n", "kernel", "variant", "shape", "device",
-              "median_ms", "min_ms", "max_ms", "GFLOP/s", "GB/s", "valid");
-  for (const auto& r : records)
-    std::printf("%-22s %-14s %-22s %-8s %10.3f %10.3f %10.3f %9.2f %9.2f %s\n", r.kernel.c_str(), r.variant.c_str(),
-                r.shape.c_str(), r.device.c_str(), r.median_ms, r.min_ms, r.max_ms, r.gflops, r.gbps,
-                r.validated ? "yes" : "NO");
+  std::printf("%-22s %-14s %-22s %-8s %10s %10s %10s %9s %9s %6s %s\n", "kernel", "variant", "shape", "device",
+              "median_ms", "min_ms", "max_ms", "GFLOP/s", "GB/s", "%peak", "valid");
+  for (const auto& r : records) {
+    char peak[16] = "-";
+    if (r.peak_gbps > 0) std::snprintf(peak, sizeof peak, "%.1f", r.peak_percent());
+    std::printf("%-22s %-14s %-22s %-8s %10.3f %10.3f %10.3f %9.2f %9.2f %6s %s\n", r.kernel.c_str(),
+                r.variant.c_str(), r.shape.c_str(), r.device.c_str(), r.median_ms, r.min_ms, r.max_ms, r.gflops,
+                r.gbps, peak, r.validated ? "yes" : "NO");
+  }
   bool all_valid = true;
   for (const auto& r : records) all_valid = all_valid && r.validated;
 
@@ -137,7 +157,10 @@ int run_benchmarks(const std::string& filter, const std::string& json_path) {
           << ", \"device\": " << quoted(r.device) << ", \"shape\": " << quoted(r.shape)
           << ", \"median_ms\": " << r.median_ms << ", \"min_ms\": " << r.min_ms << ", \"max_ms\": " << r.max_ms
           << ", \"repeats\": " << r.repeats << ", \"gflops\": " << r.gflops << ", \"gbps\": " << r.gbps
-          << ", \"bytes\": " << r.bytes << ", \"flops\": " << r.flops
+          << ", \"bytes\": " << r.bytes << ", \"flops\": " << r.flops;
+      if (r.peak_gbps > 0)
+        out << ", \"peak_gbps\": " << r.peak_gbps << ", \"peak_bandwidth_percent\": " << r.peak_percent();
+      out
           << ", \"validated\": " << (r.validated ? "true" : "false") << ", \"check\": " << quoted(r.check)
           << ", \"blas\": " << quoted(info.blas) << ", \"threads\": " << info.threads
           << ", \"commit\": " << quoted(info.commit) << ", \"build\": " << quoted(info.build_type)

@@ -66,6 +66,19 @@ std::string device_name(int index) {
   return prop.name;
 }
 
+double peak_bandwidth_gbps(int64_t memory_clock_khz, int64_t bus_width_bits) {
+  return 2.0 * static_cast<double>(memory_clock_khz) * 1e3 * static_cast<double>(bus_width_bits) / 8.0 / 1e9;
+}
+
+double device_peak_bandwidth_gbps(int index) {
+  require_device(index, "device_peak_bandwidth_gbps");
+  if (emulated()) return 0.0;
+  int clock_khz = 0, bus_bits = 0;
+  FOVEA_CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, index));
+  FOVEA_CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, index));
+  return peak_bandwidth_gbps(clock_khz, bus_bits);
+}
+
 void require_device(int index, const char* op) {
   FOVEA_CHECK(available(), op, "no CUDA device: ", unavailable_reason(), "; use --device cpu");
   FOVEA_CHECK(index >= 0 && index < device_count(), op, "device cuda:", index, " does not exist (",

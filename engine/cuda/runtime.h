@@ -20,6 +20,12 @@ int device_count();
 std::string unavailable_reason();
 std::string device_name(int index);
 bool emulated();  // the device is the SIMT emulator
+// Peak DRAM bandwidth in GB/s (1e9 bytes/s) of a double-data-rate memory clocked at
+// memory_clock_khz with a bus_width_bits wide interface (nvbench's formula).
+double peak_bandwidth_gbps(int64_t memory_clock_khz, int64_t bus_width_bits);
+// The peak of device `index` from its memory clock and bus width; 0 on the emulator, whose
+// "device memory" is the host's and has no such figure.
+double device_peak_bandwidth_gbps(int index);
 // Throws fovea::Error naming `op` unless device `index` exists.
 void require_device(int index, const char* op);
 

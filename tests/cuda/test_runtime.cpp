@@ -51,6 +51,20 @@ TEST_SUITE(FOVEA_CUDA_SUITE) {
     CHECK(cuda::device_count() >= 1);
     CHECK_FALSE(cuda::device_name(0).empty());
   }
+
+  TEST_CASE("cuda peak bandwidth from memory clock and bus width") {
+    // Datasheet figures: A100 40GB 1555 GB/s (1215 MHz, 5120 bits), H100 SXM 3352 GB/s
+    // (2619 MHz, 5120 bits), RTX 4090 1008 GB/s (10501 MHz, 384 bits).
+    CHECK(cuda::peak_bandwidth_gbps(1215000, 5120) == doctest::Approx(1555.2));
+    CHECK(cuda::peak_bandwidth_gbps(2619000, 5120) == doctest::Approx(3352.32));
+    CHECK(cuda::peak_bandwidth_gbps(10501000, 384) == doctest::Approx(1008.1).epsilon(1e-4));
+    FOVEA_REQUIRE_CUDA_DEVICE();
+    const double device_peak = cuda::device_peak_bandwidth_gbps(0);
+    if (cuda::emulated())
+      CHECK(device_peak == 0.0);
+    else
+      CHECK(device_peak > 100.0);
+  }
 }
 
 TEST_SUITE("badinput") {
@@ -60,5 +74,6 @@ TEST_SUITE("badinput") {
                          Error);
     cudaGetLastError();
     CHECK_THROWS_WITH_AS(cuda::device_name(5), doctest::Contains("does not exist"), Error);
+    CHECK_THROWS_WITH_AS(cuda::device_peak_bandwidth_gbps(5), doctest::Contains("does not exist"), Error);
   }
 }
