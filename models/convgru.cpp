@@ -2,9 +2,8 @@
 // twin from engine ops) and of the sequence forward with dropout on the carried state.
 #include "models/convgru.h"
 
-#include <cmath>
-
 #include "engine/dispatch.h"
+#include "engine/nn/init.h"
 #include "engine/ops.h"
 #include "engine/ops/common.h"
 #include "models/convgru_kernels.h"
@@ -117,19 +116,21 @@ Tensor fused_mix(const Tensor& gates, const Tensor& o, const Tensor& h, const Ge
 }  // namespace
 
 ConvGRUWeights convgru_weights(int64_t in_channels, int64_t hidden, int64_t kernel_size, Generator& gen, DType dtype,
-                               Device device) {
+                               Device device, double gain) {
   FOVEA_CHECK(in_channels > 0 && hidden > 0 && kernel_size > 0 && kernel_size % 2 == 1, "convgru_weights",
               "needs positive channel counts and an odd kernel size, got in ", in_channels, ", hid ", hidden, ", k ",
               kernel_size);
-  const int64_t fan_in = (in_channels + hidden) * kernel_size * kernel_size;
-  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-  auto uniform = [&](const Shape& shape) {
-    return sub(mul(rand(shape, dtype, &gen), 2 * bound), bound).to(device).requires_grad_();
+  const Shape gate{hidden, in_channels + hidden, kernel_size, kernel_size};
+  auto orthogonal = [&] {
+    Tensor w = make_tensor(gate, dtype);
+    nn::init::orthogonal_(w, gain, &gen);
+    return w;
   };
+  const Tensor update = orthogonal(), reset = orthogonal(), out = orthogonal();
   ConvGRUWeights w;
-  w.gate_weight = uniform({2 * hidden, in_channels + hidden, kernel_size, kernel_size});
+  w.gate_weight = cat({update, reset}, 0).to(device).requires_grad_();
   w.gate_bias = zeros({2 * hidden}, dtype, device).requires_grad_();
-  w.out_weight = uniform({hidden, in_channels + hidden, kernel_size, kernel_size});
+  w.out_weight = out.to(device).requires_grad_();
   w.out_bias = zeros({hidden}, dtype, device).requires_grad_();
   return w;
 }

@@ -25,10 +25,11 @@ struct ConvGRUWeights {
   int64_t kernel_size() const { return out_weight.size(2); }
 };
 
-// Weights uniform in ±1/√(fan_in) (PyTorch's Conv2d default range; DPC uses an orthogonal
-// init), biases zero as in DPC. Leaves that require grad.
+// DPC's init: W_z, W_r and W_o each drawn separately by nn::init::orthogonal_ (in that order
+// from gen) with `gain` (DPC 1, MemDPC 0.1), so each gate's [hid, (in + hid)·k·k] block has
+// orthonormal rows scaled by gain; biases zero. Leaves that require grad.
 ConvGRUWeights convgru_weights(int64_t in_channels, int64_t hidden, int64_t kernel_size, Generator& gen,
-                               DType dtype = DType::f32, Device device = Device::cpu());
+                               DType dtype = DType::f32, Device device = Device::cpu(), double gain = 1.0);
 
 // One step. x [N, in, H, W], h [N, hid, H, W]; returns h' [N, hid, H, W]. Differentiable
 // (first order) in x, h and every weight and bias. For k = 1 the convolutions are plain GEMMs

@@ -7,7 +7,10 @@ log_softmax (values and gradient) and broadcasting backward; and, for
 tests/engine/test_golden_layers.cpp, conv3d with stride, padding, dilation and groups (output
 and input, weight and bias gradients), batch_norm in training mode (output, gradients and the
 updated running statistics; one evaluation case) and the max, average and adaptive pools with
-ceil_mode / count_include_pad (values, indices and input gradient).
+ceil_mode / count_include_pad (values, indices and input gradient); and, for the fused model
+kernels (tests/models/, tests/losses/), the cosine-attention predictor, the memory-bank losses, DPC's
+ConvGRU over a sequence (one and two layers, kernels 1, 3 and 5) and conv3d of a per-sample masked
+input (masked_conv3d), each with its gradients.
 
 Usage:  pip install torch numpy && python3 tools/make_goldens.py [--out tests/golden]
 
@@ -355,6 +358,119 @@ def make_memory_bank_losses(out: pathlib.Path):
     w.save()
 
 
+def make_convgru(out: pathlib.Path):
+    """DPC's ConvGRU (backbone/convrnn.py) written out with F.conv2d: per layer and step
+    z = σ(conv(cat(x, h), W_z)), r = σ(conv(cat(x, h), W_r)), o = tanh(conv(cat(x, h·r), W_o)),
+    h = h·(1 − z) + o·z, then dropout (evaluation mode: identity); the states of a layer are the
+    next layer's input. Weights orthogonal per gate as DPC, biases random so their gradients
+    matter. gate_weight stacks W_z over W_r as models/convgru.h does."""
+    F = torch.nn.functional
+    w = GoldenWriter(out / "convgru.txt",
+                     "DPC ConvGRU in evaluation mode: top-layer states, per-layer last states, and the gradients "
+                     "of sum(states·grad_states) + sum(last·grad_last) (tests/models/test_convgru.cpp)")
+    # (N, T, in, hid, k, H, W, layers, with h0, with biases)
+    cases = [(2, 3, 3, 4, 1, 3, 5, 1, True, True), (1, 4, 2, 3, 3, 4, 3, 1, False, True),
+             (2, 2, 3, 3, 3, 5, 4, 2, True, True), (1, 2, 2, 2, 5, 2, 3, 1, True, False)]
+    for i, (n, steps, in_channels, hidden, k, height, width, layers, with_h0, with_bias) in enumerate(cases):
+        x = torch.randn(n, steps, in_channels, height, width, dtype=torch.float64).requires_grad_()
+        params, h0s = [], []
+        for layer in range(layers):
+            channels = (in_channels if layer == 0 else hidden) + hidden
+            gates = []
+            for _ in range(3):  # update (z), reset (r), out (o)
+                weight = torch.empty(hidden, channels, k, k, dtype=torch.float64)
+                torch.nn.init.orthogonal_(weight)
+                gates.append(weight.requires_grad_())
+            biases = [(torch.rand(hidden, dtype=torch.float64) - 0.5).requires_grad_() if with_bias else None
+                      for _ in range(3)]
+            params.append((gates, biases))
+            h0s.append(torch.randn(n, hidden, height, width, dtype=torch.float64).requires_grad_() if with_h0
+                       else torch.zeros(n, hidden, height, width, dtype=torch.float64))
+        dropout = torch.nn.Dropout(0.1).eval()
+        layer_input, lasts = x, []
+        for layer, ((w_z, w_r, w_o), (b_z, b_r, b_o)) in enumerate(params):
+            h, states = h0s[layer], []
+            for t in range(steps):
+                xt = layer_input[:, t]
+                combined = torch.cat([xt, h], 1)
+                z = torch.sigmoid(F.conv2d(combined, w_z, b_z, padding=k // 2))
+                r = torch.sigmoid(F.conv2d(combined, w_r, b_r, padding=k // 2))
+                o = torch.tanh(F.conv2d(torch.cat([xt, h * r], 1), w_o, b_o, padding=k // 2))
+                h = dropout(h * (1 - z) + o * z)
+                states.append(h)
+            layer_input = torch.stack(states, 1)
+            lasts.append(h)
+        states, last = layer_input, torch.stack(lasts, 1)
+        grad_states, grad_last = torch.randn_like(states), torch.randn_like(last)
+        ((states * grad_states).sum() + (last * grad_last).sum()).backward()
+        fields = [("layers", torch.tensor(layers)), ("kernel_size", torch.tensor(k)),
+                  ("dropout_p", torch.tensor(0.1, dtype=torch.float64)), ("x", x)]
+        grads = [("grad_x", x.grad)]
+        for layer, ((w_z, w_r, w_o), (b_z, b_r, b_o)) in enumerate(params):
+            fields += [(f"gate_weight_l{layer}", torch.cat([w_z, w_r])), (f"out_weight_l{layer}", w_o)]
+            grads += [(f"grad_gate_weight_l{layer}", torch.cat([w_z.grad, w_r.grad])),
+                      (f"grad_out_weight_l{layer}", w_o.grad)]
+            if with_bias:
+                fields += [(f"gate_bias_l{layer}", torch.cat([b_z, b_r])), (f"out_bias_l{layer}", b_o)]
+                grads += [(f"grad_gate_bias_l{layer}", torch.cat([b_z.grad, b_r.grad])),
+                          (f"grad_out_bias_l{layer}", b_o.grad)]
+            if with_h0:
+                fields.append((f"h0_l{layer}", h0s[layer]))
+                grads.append((f"grad_h0_l{layer}", h0s[layer].grad))
+        fields += [("states", states), ("last", last), ("grad_states", grad_states), ("grad_last", grad_last)]
+        for field, t in fields + grads:
+            w.tensor(f"case{i}/{field}", t)
+    w.save()
+
+
+def make_masked_conv3d(out: pathlib.Path):
+    """F.conv3d(x · masks[mask_index] broadcast over channels and frames): a set of rectangular
+    fixation masks picked per sample, and an arbitrary per-sample mask tensor (masks [N, H, W],
+    mask_index = arange(N)); strides, padding and dilation, and an R3D-18-like stem (kernel 3×7×7,
+    stride 1×2×2, padding 1×3×3, no bias) at a small size. Output and gradients of x, weight, bias."""
+    F = torch.nn.functional
+    w = GoldenWriter(out / "masked_conv3d.txt",
+                     "F.conv3d(x * masks[mask_index][:, None, None], weight, bias, stride, padding, dilation) "
+                     "and its gradients for grad_output (tests/models/test_masked_conv3d.cpp)")
+
+    def rectangles(count, height, width):
+        masks = torch.zeros(count, height, width, dtype=torch.int64)
+        for m in masks:
+            top, left = torch.randint(0, height // 2, ()).item(), torch.randint(0, width // 2, ()).item()
+            m[top:top + height // 2 + 1, left:left + width // 2] = 1
+        return masks
+
+    # (x shape, Cout, kernel, stride, padding, dilation, masks kind, bias)
+    cases = [((3, 2, 3, 7, 6), 3, (3, 3, 3), (1, 2, 1), (1, 1, 1), (1, 1, 1), "fixation", True),
+             ((3, 2, 2, 6, 7), 2, (2, 3, 3), (1, 1, 1), (0, 2, 1), (1, 2, 1), "per_sample", True),
+             ((2, 3, 3, 10, 10), 2, (3, 7, 7), (1, 2, 2), (1, 3, 3), (1, 1, 1), "fixation", False),
+             ((4, 1, 2, 5, 9), 2, (1, 3, 3), (2, 1, 2), (0, 1, 1), (1, 1, 1), "per_sample", True)]
+    for i, (x_shape, cout, kernel, stride, padding, dilation, kind, has_bias) in enumerate(cases):
+        n, channels, _, height, width = x_shape
+        if kind == "fixation":
+            masks = rectangles(5, height, width)
+            mask_index = torch.randint(0, 5, (n,))
+        else:
+            masks = (torch.rand(n, height, width) < 0.5).long()
+            mask_index = torch.arange(n)
+        x = torch.randn(*x_shape, dtype=torch.float64).requires_grad_()
+        weight = (torch.randn(cout, channels, *kernel, dtype=torch.float64) * 0.3).requires_grad_()
+        bias = torch.randn(cout, dtype=torch.float64).requires_grad_() if has_bias else None
+        masked = x * masks[mask_index][:, None, None].double()
+        y = F.conv3d(masked, weight, bias, stride, padding, dilation)
+        grad_output = torch.randn(y.shape, dtype=torch.float64)
+        y.backward(grad_output)
+        fields = [("x", x), ("masks", masks), ("mask_index", mask_index), ("weight", weight)]
+        fields += [("bias", bias)] if has_bias else []
+        fields += [("stride", torch.tensor(stride)), ("padding", torch.tensor(padding)),
+                   ("dilation", torch.tensor(dilation)), ("out", y), ("grad_output", grad_output),
+                   ("grad_x", x.grad), ("grad_weight", weight.grad)]
+        fields += [("grad_bias", bias.grad)] if has_bias else []
+        for field, t in fields:
+            w.tensor(f"case{i}/{field}", t)
+    w.save()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(pathlib.Path(__file__).resolve().parent.parent / "tests" / "golden"))
@@ -373,6 +489,9 @@ def main():
     make_cosine_attention(out)
     torch.manual_seed(20240610)
     make_memory_bank_losses(out)
+    torch.manual_seed(20240612)
+    make_convgru(out)
+    make_masked_conv3d(out)
 
 
 if __name__ == "__main__":

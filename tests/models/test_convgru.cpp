@@ -1,15 +1,19 @@
 // The DPC ConvGRU (models/convgru.h) on the CPU: gradcheck in double of the fused cell for x, h
 // and every weight and bias at small odd sizes for k = 1 (the GEMM fast path) and k = 3 (conv2d);
 // the fused cell and sequence against the unfused twin in forward and backward through time,
-// without dropout and with dropout 0.1 from the same generator state; bad input.
+// without dropout and with dropout 0.1 from the same generator state; both against PyTorch goldens
+// of DPC's ConvGRU (tools/make_goldens.py) over one and two layers; DPC's orthogonal per-gate init;
+// bad input.
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 #include "models/convgru.h"
+#include "tests/golden.h"
 #include "tests/gradcheck.h"
 
 using namespace fovea;
+using testing::GoldenFile;
 using testing::gradcheck;
 using testing::random_input;
 
@@ -67,6 +71,59 @@ void check_sequences_agree(int64_t k, double p, DType dtype, double tol) {
   FOVEA_CHECK_CLOSE(f.grad_gate_bias, u.grad_gate_bias, tol, tol);
   FOVEA_CHECK_CLOSE(f.grad_out_weight, u.grad_out_weight, tol, tol);
   FOVEA_CHECK_CLOSE(f.grad_out_bias, u.grad_out_bias, tol, tol);
+}
+
+// Runs the golden case `name` (layers stacked as DPC's ConvGRU: the states of one layer are the
+// next layer's input) on fresh leaves in dtype, backpropagates sum(states·grad_states) +
+// sum(last·grad_last) and compares the outputs and every gradient with PyTorch's.
+void check_golden_case(const GoldenFile& golden, const std::string& name, DType dtype, bool fused, double tol) {
+  const auto field = [&](const std::string& f) { return name + "/" + f; };
+  const int64_t layers = golden.get_int(field("layers"));
+  const double p = golden.get(field("dropout_p")).item();
+  const Tensor x = golden.get_leaf(field("x"), dtype);
+  std::vector<ConvGRUWeights> weights;
+  std::vector<Tensor> h0s, lasts;
+  Tensor input = x;
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string suffix = "_l" + std::to_string(l);
+    const auto leaf = [&](const std::string& f) {
+      return golden.has(field(f + suffix)) ? golden.get_leaf(field(f + suffix), dtype) : Tensor();
+    };
+    weights.push_back({leaf("gate_weight"), leaf("gate_bias"), leaf("out_weight"), leaf("out_bias")});
+    h0s.push_back(leaf("h0"));
+    const ConvGRUOutput out = convgru(input, weights.back(), p, false, nullptr, fused, h0s.back());
+    input = out.states;
+    lasts.push_back(out.last);
+  }
+  const Tensor last = stack(lasts, 1);
+  FOVEA_CHECK_CLOSE(input, golden.get(field("states")).to(dtype), tol, tol);
+  FOVEA_CHECK_CLOSE(last, golden.get(field("last")).to(dtype), tol, tol);
+  add(sum(mul(input, golden.get(field("grad_states")).to(dtype))),
+      sum(mul(last, golden.get(field("grad_last")).to(dtype))))
+      .backward();
+  FOVEA_CHECK_CLOSE(x.grad(), golden.get(field("grad_x")).to(dtype), tol, tol);
+  for (int64_t l = 0; l < layers; ++l) {
+    CAPTURE(l);
+    const std::string suffix = "_l" + std::to_string(l);
+    const auto check_grad = [&](const Tensor& leaf, const std::string& f) {
+      REQUIRE(leaf.defined() == golden.has(field("grad_" + f + suffix)));
+      if (leaf.defined()) FOVEA_CHECK_CLOSE(leaf.grad(), golden.get(field("grad_" + f + suffix)).to(dtype), tol, tol);
+    };
+    check_grad(weights[l].gate_weight, "gate_weight");
+    check_grad(weights[l].gate_bias, "gate_bias");
+    check_grad(weights[l].out_weight, "out_weight");
+    check_grad(weights[l].out_bias, "out_bias");
+    check_grad(h0s[l], "h0");
+  }
+}
+
+// max |W·Wᵀ − gain²·I| over the rows of a [rows, ...] weight flattened to [rows, cols].
+double orthogonality_error(const Tensor& weight, double gain) {
+  const int64_t rows = weight.size(0);
+  const Tensor flat = weight.detach().to(DType::f64).reshape({rows, weight.numel() / rows});
+  std::vector<double> identity(rows * rows, 0.0);
+  for (int64_t i = 0; i < rows; ++i) identity[i * rows + i] = gain * gain;
+  return max(abs(sub(matmul(flat, flat.t()), from_vector(identity, {rows, rows}, DType::f64)))).item();
 }
 
 }  // namespace
@@ -135,6 +192,67 @@ TEST_SUITE("unit") {
     const Tensor z = sigmoid(add(matmul(wz, xt), w.gate_bias.detach().narrow(0, 0, hid).reshape({hid, 1})));
     const Tensor o = tanh(add(matmul(wo, xt), w.out_bias.detach().reshape({hid, 1})));
     FOVEA_CHECK_CLOSE(h.reshape({hid, 4}), mul(o, z), 1e-14, 1e-12);
+  }
+
+  TEST_CASE("convgru golden fused and unfused match pytorch in f64 and f32") {
+    // Cases: k 1 with h0; k 3 from a zero state over 4 steps; two stacked layers at k 3; k 5
+    // larger than the 2×3 image without biases. DPC's dropout 0.1 in evaluation mode (identity).
+    const GoldenFile golden = GoldenFile::load("convgru");
+    const std::vector<std::string> cases = golden.cases();
+    REQUIRE(cases.size() >= 4);
+    for (const std::string& name : cases) {
+      for (DType dtype : {DType::f64, DType::f32}) {
+        for (bool fused : {true, false}) {
+          CAPTURE(name);
+          CAPTURE(dtype_name(dtype));
+          CAPTURE(fused);
+          check_golden_case(golden, name, dtype, fused, dtype == DType::f64 ? 1e-11 : 1e-4);
+        }
+      }
+    }
+  }
+
+  TEST_CASE("convgru_weights are orthogonal per gate with zero biases as dpc") {
+    // Each gate block is [hid, (in + hid)·k·k], never taller than wide: its rows are orthonormal.
+    for (int64_t k : {1, 3}) {
+      for (DType dtype : {DType::f64, DType::f32}) {
+        CAPTURE(k);
+        CAPTURE(dtype_name(dtype));
+        const int64_t in = 3, hid = 5;
+        Generator gen(21);
+        const ConvGRUWeights w = convgru_weights(in, hid, k, gen, dtype);
+        REQUIRE(w.gate_weight.shape() == Shape{2 * hid, in + hid, k, k});
+        REQUIRE(w.out_weight.shape() == Shape{hid, in + hid, k, k});
+        const double tol = dtype == DType::f64 ? 1e-12 : 1e-6;
+        const Tensor update = w.gate_weight.narrow(0, 0, hid), reset = w.gate_weight.narrow(0, hid, hid);
+        CHECK(orthogonality_error(update, 1.0) < tol);
+        CHECK(orthogonality_error(reset, 1.0) < tol);
+        CHECK(orthogonality_error(w.out_weight, 1.0) < tol);
+        // Drawn separately: the two gate blocks differ, and W_z·W_rᵀ is no identity.
+        CHECK(max(abs(sub(update.detach(), reset.detach()))).item() > 0.1);
+        CHECK(orthogonality_error(w.gate_weight, 1.0) > 0.1);
+        CHECK(max(abs(w.gate_bias)).item() == 0.0);
+        CHECK(max(abs(w.out_bias)).item() == 0.0);
+        for (const Tensor* t : {&w.gate_weight, &w.gate_bias, &w.out_weight, &w.out_bias}) {
+          CHECK(t->requires_grad());
+          CHECK(t->dtype() == dtype);
+        }
+      }
+    }
+    Generator gen(22);
+    const ConvGRUWeights scaled = convgru_weights(2, 3, 1, gen, DType::f64, Device::cpu(), 0.1);
+    CHECK(orthogonality_error(scaled.gate_weight.narrow(0, 3, 3), 0.1) < 1e-12);
+    CHECK(orthogonality_error(scaled.out_weight, 0.1) < 1e-12);
+  }
+
+  TEST_CASE("convgru_weights are deterministic for a seed") {
+    Generator a(5), b(5), c(6);
+    const ConvGRUWeights first = convgru_weights(4, 3, 3, a), second = convgru_weights(4, 3, 3, b);
+    const ConvGRUWeights other = convgru_weights(4, 3, 3, c);
+    FOVEA_CHECK_CLOSE(first.gate_weight, second.gate_weight, 0.0, 0.0);
+    FOVEA_CHECK_CLOSE(first.out_weight, second.out_weight, 0.0, 0.0);
+    CHECK(max(abs(sub(first.gate_weight.detach(), other.gate_weight.detach()))).item() > 0.1);
+    CHECK(max(abs(sub(first.out_weight.detach(), other.out_weight.detach()))).item() > 0.1);
   }
 }
 

@@ -1,15 +1,18 @@
 // masked_conv3d and fixation_masks on the CPU: gradcheck in double for x, weight and bias; the
 // fused kernels against the unfused twin (conv3d of the masked input) in forward and backward
-// for the 5 and 9 saccade masks and a random per-sample mask tensor; the fixation mask
-// geometry; the skipped-work report; bad input.
+// for the 5 and 9 saccade masks and a random per-sample mask tensor; both against PyTorch
+// goldens of conv3d(x * mask) (tools/make_goldens.py); the fixation mask geometry; the
+// skipped-work report; bad input.
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 #include "models/masked_conv3d.h"
+#include "tests/golden.h"
 #include "tests/gradcheck.h"
 
 using namespace fovea;
+using testing::GoldenFile;
 using testing::gradcheck;
 using testing::random_input;
 
@@ -92,6 +95,43 @@ TEST_SUITE("unit") {
     const Tensor masks = gt(rand({3, 9, 11}, DType::f32, &gen), 0.6).to(DType::f32);
     check_fused_matches_unfused({3, 2, 2, 9, 11}, 2, {2, 3, 3}, masks, index_of({0, 1, 2}), {{1}, {1}, {1}},
                                 DType::f64);
+  }
+
+  TEST_CASE("masked_conv3d golden fused and unfused match pytorch conv3d of the masked input") {
+    // Cases: 5 rectangular masks picked per sample with stride 1×2×1; a per-sample mask tensor
+    // with dilation; an R3D-18-like stem (3×7×7, stride 1×2×2, padding 1×3×3, no bias); a
+    // per-sample mask tensor with stride 2×1×2. Masks passed as u8 and as x's dtype.
+    const GoldenFile golden = GoldenFile::load("masked_conv3d");
+    const std::vector<std::string> cases = golden.cases();
+    REQUIRE(cases.size() >= 4);
+    for (const std::string& name : cases) {
+      const auto field = [&](const std::string& f) { return name + "/" + f; };
+      const Conv c{golden.get_shape(field("stride")), golden.get_shape(field("padding")),
+                   golden.get_shape(field("dilation"))};
+      const bool with_bias = golden.has(field("bias"));
+      for (DType dtype : {DType::f64, DType::f32}) {
+        for (DType mask_dtype : {DType::u8, dtype}) {
+          for (bool fused : {true, false}) {
+            CAPTURE(name);
+            CAPTURE(dtype_name(dtype));
+            CAPTURE(dtype_name(mask_dtype));
+            CAPTURE(fused);
+            const double tol = dtype == DType::f64 ? 1e-11 : 1e-4;
+            const Tensor masks = golden.get(field("masks")).to(mask_dtype);
+            const Tensor index = golden.get(field("mask_index"));
+            const Tensor x = golden.get_leaf(field("x"), dtype), w = golden.get_leaf(field("weight"), dtype);
+            const Tensor b = with_bias ? golden.get_leaf(field("bias"), dtype) : Tensor();
+            const Tensor out = fused ? masked_conv3d(x, masks, index, w, b, c.stride, c.padding, c.dilation)
+                                     : masked_conv3d_unfused(x, masks, index, w, b, c.stride, c.padding, c.dilation);
+            FOVEA_CHECK_CLOSE(out, golden.get(field("out")).to(dtype), tol, tol);
+            out.backward(golden.get(field("grad_output")).to(dtype));
+            FOVEA_CHECK_CLOSE(x.grad(), golden.get(field("grad_x")).to(dtype), tol, tol);
+            FOVEA_CHECK_CLOSE(w.grad(), golden.get(field("grad_weight")).to(dtype), tol, tol);
+            if (with_bias) FOVEA_CHECK_CLOSE(b.grad(), golden.get(field("grad_bias")).to(dtype), tol, tol);
+          }
+        }
+      }
+    }
   }
 
   TEST_CASE("masked_conv3d reports skipped work for small masks and none for a full mask") {
