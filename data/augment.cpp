@@ -1,10 +1,10 @@
-// Augmentation kernels (plain C++ loops over u8 frames, float maths per pixel) and the
+// Augmentation kernels (plain C++ loops over u8 frames, ported from the Pillow, torchvision
+// and scikit-image code the papers' pipelines ran, down to their rounding) and the
 // configurable clip pipeline built from them.
 #include "data/augment.h"
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <vector>
 
 #include "engine/error.h"
@@ -15,76 +15,210 @@ namespace {
 
 constexpr const char* kOp = "augment";
 
-uint8_t to_u8(float v) { return static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f) + 0.5f); }
+// Python's round(): half to even (the default floating-point rounding mode).
+int64_t round_half_even(double v) { return static_cast<int64_t>(std::nearbyint(v)); }
+
+// Pillow's separable resampling (Resample.c) for one axis: per output index, the first input
+// index, the tap count and 22-bit fixed-point weights of the bilinear (triangle) filter.
+constexpr int kPrecisionBits = 32 - 8 - 2;
 
 struct Taps {
-  std::vector<int64_t> lo, hi;
-  std::vector<float> w;  // weight of hi
+  int64_t ksize = 0;
+  std::vector<int64_t> first, count;
+  std::vector<int32_t> weights;  // ksize per output
 };
 
-// Source sample positions for `out` outputs over [start, start + length).
-Taps make_taps(int64_t start, int64_t length, int64_t out, Interpolation interpolation) {
-  Taps taps{std::vector<int64_t>(out), std::vector<int64_t>(out), std::vector<float>(out)};
-  double scale = static_cast<double>(length) / static_cast<double>(out);
-  for (int64_t i = 0; i < out; ++i) {
-    if (interpolation == Interpolation::Nearest) {
-      int64_t s = std::min<int64_t>(static_cast<int64_t>(std::floor((i + 0.5) * scale)), length - 1);
-      taps.lo[i] = taps.hi[i] = start + s;
-      taps.w[i] = 0;
-      continue;
+Taps bilinear_taps(int64_t in_size, int64_t out_size) {
+  double scale = static_cast<double>(in_size) / static_cast<double>(out_size);
+  double filterscale = std::max(scale, 1.0);
+  double support = filterscale, ss = 1.0 / filterscale;
+  Taps taps;
+  taps.ksize = static_cast<int64_t>(std::ceil(support)) * 2 + 1;
+  taps.first.resize(out_size);
+  taps.count.resize(out_size);
+  taps.weights.assign(static_cast<size_t>(out_size * taps.ksize), 0);
+  std::vector<double> k(static_cast<size_t>(taps.ksize));
+  for (int64_t xx = 0; xx < out_size; ++xx) {
+    double center = (xx + 0.5) * scale;
+    auto xmin = std::max<int64_t>(0, static_cast<int>(center - support + 0.5));
+    auto xmax = std::min<int64_t>(static_cast<int>(center + support + 0.5), in_size) - xmin;
+    double total = 0;
+    for (int64_t x = 0; x < xmax; ++x) {
+      double w = std::max(0.0, 1.0 - std::abs((x + xmin - center + 0.5) * ss));
+      k[x] = w;
+      total += w;
     }
-    double s = std::clamp((i + 0.5) * scale - 0.5, 0.0, static_cast<double>(length - 1));
-    int64_t lo = static_cast<int64_t>(std::floor(s));
-    int64_t hi = std::min(lo + 1, length - 1);
-    taps.lo[i] = start + lo;
-    taps.hi[i] = start + hi;
-    taps.w[i] = static_cast<float>(s - lo);
+    for (int64_t x = 0; x < xmax; ++x) {
+      double w = total != 0.0 ? k[x] / total : k[x];
+      taps.weights[xx * taps.ksize + x] =
+          static_cast<int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
+    }
+    taps.first[xx] = xmin;
+    taps.count[xx] = xmax;
   }
   return taps;
 }
 
-float luma(float r, float g, float b) { return 0.299f * r + 0.587f * g + 0.114f * b; }
+uint8_t clip8(int32_t v) {
+  if (v >= (1 << kPrecisionBits << 8)) return 255;
+  if (v <= 0) return 0;
+  return static_cast<uint8_t>(v >> kPrecisionBits);
+}
 
-void rgb_to_hsv(float r, float g, float b, float& h, float& s, float& v) {
-  float max = std::max({r, g, b}), min = std::min({r, g, b}), delta = max - min;
-  v = max;
-  s = max > 0 ? delta / max : 0;
-  if (delta <= 0) {
-    h = 0;
+// One resampling pass over interleaved RGB rows: `lines` lines of `in_len` pixels (pixel
+// stride `step`, line stride `line_stride`, both in bytes) into lines of taps.first.size().
+void resample_pass(const uint8_t* in, int64_t lines, int64_t line_stride, int64_t step, uint8_t* out,
+                   int64_t out_line_stride, int64_t out_step, const Taps& taps) {
+  const auto out_len = static_cast<int64_t>(taps.first.size());
+  for (int64_t line = 0; line < lines; ++line) {
+    const uint8_t* src = in + line * line_stride;
+    uint8_t* dst = out + line * out_line_stride;
+    for (int64_t xx = 0; xx < out_len; ++xx) {
+      const int32_t* k = &taps.weights[xx * taps.ksize];
+      const uint8_t* base = src + taps.first[xx] * step;
+      for (int c = 0; c < 3; ++c) {
+        int32_t acc = 1 << (kPrecisionBits - 1);
+        for (int64_t x = 0; x < taps.count[xx]; ++x) acc += base[x * step + c] * k[x];
+        dst[xx * out_step + c] = clip8(acc);
+      }
+    }
+  }
+}
+
+// Pillow nearest resize (Geometry.c ImagingScaleAffine): the source position advances by
+// in/out per output pixel from in/(2·out), truncated.
+std::vector<int64_t> nearest_index(int64_t in_size, int64_t out_size) {
+  std::vector<int64_t> index(static_cast<size_t>(out_size));
+  double step = static_cast<double>(in_size) / static_cast<double>(out_size);
+  double pos = step * 0.5;
+  for (int64_t i = 0; i < out_size; ++i, pos += step)
+    index[i] = std::min<int64_t>(static_cast<int>(pos), in_size - 1);
+  return index;
+}
+
+// PIL convert("L").
+uint8_t pil_luma(const uint8_t* rgb) {
+  return static_cast<uint8_t>((rgb[0] * 19595 + rgb[1] * 38470 + rgb[2] * 7471 + 0x8000) >> 16);
+}
+
+// Pillow's ImagingBlend of a degenerate value towards the pixel: float maths, truncated to
+// u8. The product is rounded to float before the sum so a fused multiply-add cannot change it.
+uint8_t pil_blend(int degenerate, int pixel, float alpha) {
+  auto product = static_cast<float>(static_cast<double>(alpha) * (pixel - degenerate));
+  auto value = static_cast<float>(static_cast<double>(degenerate) + product);
+  if (value <= 0.0f) return 0;
+  if (value >= 255.0f) return 255;
+  return static_cast<uint8_t>(value);
+}
+
+// ImageEnhance: Image.blend(degenerate, image, factor), with its copies at 0 and 1.
+template <typename Degenerate>
+void enhance(uint8_t* rgb, int64_t pixels, double factor, Degenerate degenerate_of) {
+  auto alpha = static_cast<float>(factor);
+  if (alpha == 1.0f) return;
+  for (int64_t p = 0; p < pixels; ++p, rgb += 3) {
+    int degenerate = degenerate_of(rgb);
+    for (int c = 0; c < 3; ++c)
+      rgb[c] = alpha == 0.0f ? static_cast<uint8_t>(degenerate) : pil_blend(degenerate, rgb[c], alpha);
+  }
+}
+
+uint8_t clip_u8(int v) { return static_cast<uint8_t>(std::clamp(v, 0, 255)); }
+
+// Pillow Convert.c rgb2hsv_row, with its mix of float and double maths.
+void pil_rgb_to_hsv(const uint8_t* rgb, uint8_t* hsv) {
+  uint8_t r = rgb[0], g = rgb[1], b = rgb[2];
+  uint8_t maxc = std::max({r, g, b}), minc = std::min({r, g, b});
+  hsv[2] = maxc;
+  if (maxc == minc) {
+    hsv[0] = hsv[1] = 0;
     return;
   }
-  if (max == r) h = (g - b) / delta;
-  else if (max == g) h = 2.0f + (b - r) / delta;
-  else h = 4.0f + (r - g) / delta;
-  h /= 6.0f;
-  if (h < 0) h += 1.0f;
+  auto cr = static_cast<float>(maxc - minc);
+  float s = cr / static_cast<float>(maxc);
+  float rc = static_cast<float>(maxc - r) / cr, gc = static_cast<float>(maxc - g) / cr,
+        bc = static_cast<float>(maxc - b) / cr;
+  float h;
+  if (r == maxc) h = bc - gc;
+  else if (g == maxc) h = static_cast<float>(2.0 + rc - bc);
+  else h = static_cast<float>(4.0 + gc - rc);
+  h = static_cast<float>(std::fmod(h / 6.0 + 1.0, 1.0));
+  hsv[0] = clip_u8(static_cast<int>(h * 255.0));
+  hsv[1] = clip_u8(static_cast<int>(s * 255.0));
 }
 
-void hsv_to_rgb(float h, float s, float v, float& r, float& g, float& b) {
-  float scaled = h * 6.0f;
-  int sector = static_cast<int>(std::floor(scaled)) % 6;
-  float f = scaled - std::floor(scaled);
-  float p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
-  switch (sector) {
-    case 0: r = v, g = t, b = p; break;
-    case 1: r = q, g = v, b = p; break;
-    case 2: r = p, g = v, b = t; break;
-    case 3: r = p, g = q, b = v; break;
-    case 4: r = t, g = p, b = v; break;
-    default: r = v, g = p, b = q; break;
+// Pillow Convert.c hsv2rgb.
+void pil_hsv_to_rgb(const uint8_t* hsv, uint8_t* rgb) {
+  uint8_t h = hsv[0], s = hsv[1], v = hsv[2];
+  if (s == 0) {
+    rgb[0] = rgb[1] = rgb[2] = v;
+    return;
+  }
+  auto i = static_cast<int>(std::floor(static_cast<float>(h) * 6.0 / 255.0));
+  auto f = static_cast<float>(static_cast<float>(h) * 6.0 / 255.0 - static_cast<float>(i));
+  auto fs = static_cast<float>(static_cast<float>(s) / 255.0);
+  float fsf = fs * f;
+  uint8_t p = clip_u8(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs))));
+  uint8_t q = clip_u8(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fsf))));
+  uint8_t t = clip_u8(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs * (1.0 - f)))));
+  switch (i % 6) {
+    case 0: rgb[0] = v, rgb[1] = t, rgb[2] = p; break;
+    case 1: rgb[0] = q, rgb[1] = v, rgb[2] = p; break;
+    case 2: rgb[0] = p, rgb[1] = v, rgb[2] = t; break;
+    case 3: rgb[0] = p, rgb[1] = q, rgb[2] = v; break;
+    case 4: rgb[0] = t, rgb[1] = p, rgb[2] = v; break;
+    default: rgb[0] = v, rgb[1] = p, rgb[2] = q; break;
   }
 }
 
-float srgb_to_linear(float c) {
-  return c > 0.04045f ? std::pow((c + 0.055f) / 1.055f, 2.4f) : c / 12.92f;
+// Pillow BoxBlur.c _gaussian_blur_radius: the fractional box radius whose `passes` box
+// passes have variance radius² (float maths as in Pillow, products rounded explicitly).
+float box_radius_for_gaussian(float radius, int passes) {
+  float sigma2 = radius * radius / static_cast<float>(passes);
+  auto length = static_cast<float>(std::sqrt(12.0 * sigma2 + 1.0));
+  auto l = static_cast<float>(std::floor((length - 1.0) / 2.0));
+  auto three_sigma2 = static_cast<float>(3.0 * static_cast<double>(sigma2));
+  float a = (2 * l + 1) * (l * (l + 1) - three_sigma2);
+  a /= 6 * (sigma2 - (l + 1) * (l + 1));
+  return l + a;
 }
 
-float lab_f(float t) { return t > 0.008856f ? std::cbrt(t) : 7.787f * t + 16.0f / 116.0f; }
+// Pillow BoxBlur.c ImagingLineBoxBlur8 on one channel of a line of n values (stride in
+// bytes): a box of 2r+1 taps plus the two next taps weighted by the fractional part,
+// 8.24 fixed point, edge values repeated.
+void box_blur_line(uint8_t* line, int64_t n, int64_t stride, int radius, uint32_t ww, uint32_t fw,
+                   std::vector<uint8_t>& out) {
+  auto in = [&](int64_t i) -> uint32_t { return line[i * stride]; };
+  const int64_t lastx = n - 1;
+  const int64_t edge_a = std::min<int64_t>(radius + 1, n), edge_b = std::max<int64_t>(n - radius - 1, 0);
+  uint32_t acc = in(0) * static_cast<uint32_t>(radius + 1);
+  for (int64_t x = 0; x < edge_a - 1; ++x) acc += in(x);
+  acc += in(lastx) * static_cast<uint32_t>(radius - edge_a + 1);
+  auto step = [&](int64_t x, int64_t subtract, int64_t add, int64_t left, int64_t right) {
+    acc += in(add) - in(subtract);
+    uint32_t bulk = acc * ww + (in(left) + in(right)) * fw;
+    out[x] = static_cast<uint8_t>((bulk + (1u << 23)) >> 24);
+  };
+  if (edge_a <= edge_b) {
+    for (int64_t x = 0; x < edge_a; ++x) step(x, 0, x + radius, 0, x + radius + 1);
+    for (int64_t x = edge_a; x < edge_b; ++x) step(x, x - radius - 1, x + radius, x - radius - 1, x + radius + 1);
+    for (int64_t x = edge_b; x <= lastx; ++x) step(x, x - radius - 1, lastx, x - radius - 1, lastx);
+  } else {
+    for (int64_t x = 0; x < edge_b; ++x) step(x, 0, x + radius, 0, x + radius + 1);
+    for (int64_t x = edge_b; x < edge_a; ++x) step(x, 0, lastx, 0, lastx);
+    for (int64_t x = edge_a; x <= lastx; ++x) step(x, x - radius - 1, lastx, x - radius - 1, lastx);
+  }
+  for (int64_t x = 0; x < n; ++x) line[x * stride] = out[x];
+}
 
-const std::array<float, 256>& linear_table() {
-  static const std::array<float, 256> table = [] {
-    std::array<float, 256> t{};
-    for (int i = 0; i < 256; ++i) t[i] = srgb_to_linear(i / 255.0f);
+double srgb_to_linear(double c) { return c > 0.04045 ? std::pow((c + 0.055) / 1.055, 2.4) : c / 12.92; }
+
+double lab_f(double t) { return t > 0.008856 ? std::cbrt(t) : 7.787 * t + 16.0 / 116.0; }
+
+const std::array<double, 256>& linear_table() {
+  static const std::array<double, 256> table = [] {
+    std::array<double, 256> t{};
+    for (int i = 0; i < 256; ++i) t[i] = srgb_to_linear(i / 255.0);
     return t;
   }();
   return table;
@@ -101,25 +235,37 @@ Clip crop_resize(const Clip& clip, const CropBox& box, int64_t out_height, int64
               ") is outside the ", clip.height, "x", clip.width, " frame");
   FOVEA_CHECK(out_height > 0 && out_width > 0, kOp, "output size must be positive, got ",
               out_height, "x", out_width);
-  Taps ys = make_taps(box.top, box.height, out_height, interpolation);
-  Taps xs = make_taps(box.left, box.width, out_width, interpolation);
   Clip out(clip.frames, out_height, out_width, 3);
+  const int64_t row = clip.width * 3;
+  if (interpolation == Interpolation::Nearest) {
+    std::vector<int64_t> ys = nearest_index(box.height, out_height), xs = nearest_index(box.width, out_width);
+    for (int64_t t = 0; t < clip.frames; ++t) {
+      const uint8_t* src = clip.frame(t) + box.top * row + box.left * 3;
+      uint8_t* dst = out.frame(t);
+      for (int64_t y = 0; y < out_height; ++y)
+        for (int64_t x = 0; x < out_width; ++x, dst += 3) std::copy_n(src + ys[y] * row + xs[x] * 3, 3, dst);
+    }
+    return out;
+  }
+  const bool horizontal = out_width != box.width, vertical = out_height != box.height;
+  Taps xs = bilinear_taps(box.width, out_width), ys = bilinear_taps(box.height, out_height);
+  std::vector<uint8_t> mid(static_cast<size_t>(horizontal ? box.height * out_width * 3 : 0));
   for (int64_t t = 0; t < clip.frames; ++t) {
-    const uint8_t* src = clip.frame(t);
+    const uint8_t* src = clip.frame(t) + box.top * row + box.left * 3;
     uint8_t* dst = out.frame(t);
-    for (int64_t y = 0; y < out_height; ++y) {
-      const uint8_t* row0 = src + ys.lo[y] * clip.width * 3;
-      const uint8_t* row1 = src + ys.hi[y] * clip.width * 3;
-      float wy = ys.w[y];
-      for (int64_t x = 0; x < out_width; ++x) {
-        const int64_t x0 = xs.lo[x] * 3, x1 = xs.hi[x] * 3;
-        float wx = xs.w[x];
-        for (int c = 0; c < 3; ++c) {
-          float top = row0[x0 + c] + (row0[x1 + c] - row0[x0 + c]) * wx;
-          float bottom = row1[x0 + c] + (row1[x1 + c] - row1[x0 + c]) * wx;
-          *dst++ = to_u8(top + (bottom - top) * wy);
-        }
-      }
+    const uint8_t* rows = src;
+    int64_t rows_stride = row;
+    if (horizontal) {
+      resample_pass(src, box.height, row, 3, mid.data(), out_width * 3, 3, xs);
+      rows = mid.data();
+      rows_stride = out_width * 3;
+    }
+    if (vertical) {
+      // Columns as lines: pixel step is a row, line step is a pixel.
+      resample_pass(rows, out_width, 3, rows_stride, dst, 3, out_width * 3, ys);
+    } else {
+      for (int64_t y = 0; y < out_height; ++y)
+        std::copy_n(rows + y * rows_stride, out_width * 3, dst + y * out_width * 3);
     }
   }
   return out;
@@ -133,7 +279,8 @@ CropBox center_crop_box(int64_t height, int64_t width, int64_t crop_height, int6
   FOVEA_CHECK(crop_height > 0 && crop_width > 0 && crop_height <= height && crop_width <= width,
               kOp, "centre crop ", crop_height, "x", crop_width, " does not fit a ", height, "x",
               width, " frame; resize first");
-  return {(height - crop_height) / 2, (width - crop_width) / 2, crop_height, crop_width};
+  return {round_half_even((height - crop_height) / 2.0), round_half_even((width - crop_width) / 2.0),
+          crop_height, crop_width};
 }
 
 Clip center_crop(const Clip& clip, int64_t crop_height, int64_t crop_width) {
@@ -146,12 +293,14 @@ CropBox random_resized_crop_box(int64_t height, int64_t width, CounterRng& rng, 
   FOVEA_CHECK(0 < scale_min && scale_min <= scale_max && 0 < ratio_min && ratio_min <= ratio_max,
               kOp, "bad random resized crop ranges: scale [", scale_min, ", ", scale_max,
               "], ratio [", ratio_min, ", ", ratio_max, "]");
+  FOVEA_CHECK(height > 0 && width > 0, kOp, "random resized crop needs a non-empty frame, got ",
+              height, "x", width);
   double area = static_cast<double>(height * width);
   for (int attempt = 0; attempt < 10; ++attempt) {
     double target = area * rng.uniform(scale_min, scale_max);
     double ratio = std::exp(rng.uniform(std::log(ratio_min), std::log(ratio_max)));
-    auto w = static_cast<int64_t>(std::lround(std::sqrt(target * ratio)));
-    auto h = static_cast<int64_t>(std::lround(std::sqrt(target / ratio)));
+    int64_t w = round_half_even(std::sqrt(target * ratio));
+    int64_t h = round_half_even(std::sqrt(target / ratio));
     if (w > 0 && h > 0 && w <= width && h <= height) {
       int64_t top = rng.below(height - h + 1);
       int64_t left = rng.below(width - w + 1);
@@ -160,8 +309,8 @@ CropBox random_resized_crop_box(int64_t height, int64_t width, CounterRng& rng, 
   }
   double ratio = static_cast<double>(width) / static_cast<double>(height);
   int64_t w = width, h = height;
-  if (ratio < ratio_min) h = std::lround(w / ratio_min);
-  else if (ratio > ratio_max) w = std::lround(h * ratio_max);
+  if (ratio < ratio_min) h = round_half_even(static_cast<double>(w) / ratio_min);
+  else if (ratio > ratio_max) w = round_half_even(static_cast<double>(h) * ratio_max);
   return {(height - h) / 2, (width - w) / 2, h, w};
 }
 
@@ -174,51 +323,71 @@ void horizontal_flip(Clip& clip) {
     }
 }
 
-void color_jitter_frame(uint8_t* rgb, int64_t pixels, const ColorJitter& jitter, CounterRng& rng) {
-  auto factor = [&](double amount) { return rng.uniform(std::max(0.0, 1.0 - amount), 1.0 + amount); };
-  float brightness = static_cast<float>(factor(jitter.brightness));
-  float contrast = static_cast<float>(factor(jitter.contrast));
-  float saturation = static_cast<float>(factor(jitter.saturation));
-  float hue = static_cast<float>(rng.uniform(-jitter.hue, jitter.hue));
-  std::array<int, 4> order = {0, 1, 2, 3};
-  for (int i = 3; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
+ColorJitterParams sample_color_jitter(const ColorJitter& jitter, CounterRng& rng) {
+  FOVEA_CHECK(jitter.brightness >= 0 && jitter.contrast >= 0 && jitter.saturation >= 0 && jitter.hue >= 0 &&
+                  jitter.hue <= 0.5,
+              kOp, "colour jitter amounts must be non-negative and hue at most 0.5 (torchvision), got brightness ",
+              jitter.brightness, ", contrast ", jitter.contrast, ", saturation ", jitter.saturation, ", hue ",
+              jitter.hue);
+  ColorJitterParams params;
+  auto factor = [&](double amount) -> std::optional<double> {
+    double value = rng.uniform(std::max(0.0, 1.0 - amount), 1.0 + amount);
+    return amount > 0 ? std::optional<double>(value) : std::nullopt;
+  };
+  params.brightness = factor(jitter.brightness);
+  params.contrast = factor(jitter.contrast);
+  params.saturation = factor(jitter.saturation);
+  double hue = rng.uniform(-jitter.hue, jitter.hue);
+  if (jitter.hue > 0) params.hue = hue;
+  for (int i = 3; i > 0; --i) std::swap(params.order[i], params.order[rng.below(i + 1)]);
+  return params;
+}
 
-  std::vector<float> px(static_cast<size_t>(pixels * 3));
-  for (size_t i = 0; i < px.size(); ++i) px[i] = rgb[i] / 255.0f;
-  auto clamp01 = [](float v) { return std::clamp(v, 0.0f, 1.0f); };
-  for (int op : order) {
-    if (op == 0 && jitter.brightness > 0) {
-      for (float& v : px) v = clamp01(v * brightness);
-    } else if (op == 1 && jitter.contrast > 0) {
-      double sum = 0;
-      for (int64_t p = 0; p < pixels; ++p) sum += luma(px[3 * p], px[3 * p + 1], px[3 * p + 2]);
-      float mean = static_cast<float>(sum / static_cast<double>(pixels));
-      for (float& v : px) v = clamp01(contrast * v + (1 - contrast) * mean);
-    } else if (op == 2 && jitter.saturation > 0) {
-      for (int64_t p = 0; p < pixels; ++p) {
-        float* c = &px[3 * p];
-        float gray = luma(c[0], c[1], c[2]);
-        for (int k = 0; k < 3; ++k) c[k] = clamp01(saturation * c[k] + (1 - saturation) * gray);
-      }
-    } else if (op == 3 && jitter.hue > 0) {
-      for (int64_t p = 0; p < pixels; ++p) {
-        float* c = &px[3 * p];
-        float h, s, v;
-        rgb_to_hsv(c[0], c[1], c[2], h, s, v);
-        h += hue;
-        h -= std::floor(h);
-        hsv_to_rgb(h, s, v, c[0], c[1], c[2]);
-      }
-    }
+void adjust_brightness_frame(uint8_t* rgb, int64_t pixels, double factor) {
+  FOVEA_CHECK(factor >= 0, kOp, "brightness factor must be non-negative, got ", factor);
+  enhance(rgb, pixels, factor, [](const uint8_t*) { return 0; });
+}
+
+void adjust_contrast_frame(uint8_t* rgb, int64_t pixels, double factor) {
+  FOVEA_CHECK(factor >= 0, kOp, "contrast factor must be non-negative, got ", factor);
+  if (pixels <= 0) return;
+  int64_t sum = 0;
+  for (int64_t p = 0; p < pixels; ++p) sum += pil_luma(rgb + 3 * p);
+  auto mean = static_cast<int>(static_cast<double>(sum) / static_cast<double>(pixels) + 0.5);
+  enhance(rgb, pixels, factor, [mean](const uint8_t*) { return mean; });
+}
+
+void adjust_saturation_frame(uint8_t* rgb, int64_t pixels, double factor) {
+  FOVEA_CHECK(factor >= 0, kOp, "saturation factor must be non-negative, got ", factor);
+  enhance(rgb, pixels, factor, [](const uint8_t* px) { return int{pil_luma(px)}; });
+}
+
+void adjust_hue_frame(uint8_t* rgb, int64_t pixels, double factor) {
+  FOVEA_CHECK(factor >= -0.5 && factor <= 0.5, kOp, "hue factor must be in [-0.5, 0.5], got ", factor);
+  auto shift = static_cast<uint8_t>(static_cast<int32_t>(factor * 255));
+  for (int64_t p = 0; p < pixels; ++p, rgb += 3) {
+    uint8_t hsv[3];
+    pil_rgb_to_hsv(rgb, hsv);
+    hsv[0] = static_cast<uint8_t>(hsv[0] + shift);
+    pil_hsv_to_rgb(hsv, rgb);
   }
-  for (size_t i = 0; i < px.size(); ++i) rgb[i] = to_u8(px[i] * 255.0f);
+}
+
+void apply_color_jitter_frame(uint8_t* rgb, int64_t pixels, const ColorJitterParams& params) {
+  for (int op : params.order) {
+    if (op == 0 && params.brightness) adjust_brightness_frame(rgb, pixels, *params.brightness);
+    else if (op == 1 && params.contrast) adjust_contrast_frame(rgb, pixels, *params.contrast);
+    else if (op == 2 && params.saturation) adjust_saturation_frame(rgb, pixels, *params.saturation);
+    else if (op == 3 && params.hue) adjust_hue_frame(rgb, pixels, *params.hue);
+  }
+}
+
+void color_jitter_frame(uint8_t* rgb, int64_t pixels, const ColorJitter& jitter, CounterRng& rng) {
+  apply_color_jitter_frame(rgb, pixels, sample_color_jitter(jitter, rng));
 }
 
 void grayscale_frame(uint8_t* rgb, int64_t pixels) {
-  for (int64_t p = 0; p < pixels; ++p, rgb += 3) {
-    uint8_t gray = to_u8(luma(rgb[0], rgb[1], rgb[2]));
-    rgb[0] = rgb[1] = rgb[2] = gray;
-  }
+  for (int64_t p = 0; p < pixels; ++p, rgb += 3) rgb[0] = rgb[1] = rgb[2] = pil_luma(rgb);
 }
 
 void channel_copy_frame(uint8_t* rgb, int64_t pixels, int channel) {
@@ -228,34 +397,21 @@ void channel_copy_frame(uint8_t* rgb, int64_t pixels, int channel) {
 
 void gaussian_blur_frame(uint8_t* rgb, int64_t height, int64_t width, double sigma) {
   FOVEA_CHECK(sigma > 0, kOp, "blur sigma must be positive, got ", sigma);
-  int64_t radius = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3 * sigma)));
-  std::vector<float> kernel(static_cast<size_t>(2 * radius + 1));
-  for (int64_t i = -radius; i <= radius; ++i) kernel[i + radius] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma)));
-  float total = std::accumulate(kernel.begin(), kernel.end(), 0.0f);
-  for (float& k : kernel) k /= total;
-  auto reflect = [](int64_t i, int64_t n) {
-    if (n == 1) return int64_t{0};
-    int64_t period = 2 * (n - 1);
-    i = ((i % period) + period) % period;
-    return i < n ? i : period - i;
-  };
-  std::vector<float> rows(static_cast<size_t>(height * width * 3));
+  FOVEA_CHECK(height > 0 && width > 0, kOp, "blur needs a non-empty frame, got ", height, "x", width);
+  constexpr int kPasses = 3;
+  float box_radius = box_radius_for_gaussian(static_cast<float>(sigma), kPasses);
+  auto radius = static_cast<int>(box_radius);
+  auto ww = static_cast<uint32_t>(16777216.0f / (box_radius * 2 + 1));
+  uint32_t fw = ((1u << 24) - static_cast<uint32_t>(radius * 2 + 1) * ww) / 2;
+  std::vector<uint8_t> line(static_cast<size_t>(std::max(height, width)));
   for (int64_t y = 0; y < height; ++y)
-    for (int64_t x = 0; x < width; ++x)
-      for (int c = 0; c < 3; ++c) {
-        float acc = 0;
-        for (int64_t k = -radius; k <= radius; ++k)
-          acc += kernel[k + radius] * rgb[(y * width + reflect(x + k, width)) * 3 + c];
-        rows[(y * width + x) * 3 + c] = acc;
-      }
-  for (int64_t y = 0; y < height; ++y)
-    for (int64_t x = 0; x < width; ++x)
-      for (int c = 0; c < 3; ++c) {
-        float acc = 0;
-        for (int64_t k = -radius; k <= radius; ++k)
-          acc += kernel[k + radius] * rows[(reflect(y + k, height) * width + x) * 3 + c];
-        rgb[(y * width + x) * 3 + c] = to_u8(acc);
-      }
+    for (int c = 0; c < 3; ++c)
+      for (int pass = 0; pass < kPasses; ++pass)
+        box_blur_line(rgb + y * width * 3 + c, width, 3, radius, ww, fw, line);
+  for (int64_t x = 0; x < width; ++x)
+    for (int c = 0; c < 3; ++c)
+      for (int pass = 0; pass < kPasses; ++pass)
+        box_blur_line(rgb + x * 3 + c, height, width * 3, radius, ww, fw, line);
 }
 
 FloatClip normalize(const Clip& clip, const std::array<float, 3>& mean, const std::array<float, 3>& std) {
@@ -275,12 +431,13 @@ FloatClip normalize(const Clip& clip, const std::array<float, 3>& mean, const st
 
 std::array<float, 3> rgb_to_lab(uint8_t r, uint8_t g, uint8_t b) {
   const auto& lin = linear_table();
-  float lr = lin[r], lg = lin[g], lb = lin[b];
-  float x = (0.412453f * lr + 0.357580f * lg + 0.180423f * lb) / 0.95047f;
-  float y = 0.212671f * lr + 0.715160f * lg + 0.072169f * lb;
-  float z = (0.019334f * lr + 0.119193f * lg + 0.950227f * lb) / 1.08883f;
-  float fx = lab_f(x), fy = lab_f(y), fz = lab_f(z);
-  return {116.0f * fy - 16.0f, 500.0f * (fx - fy), 200.0f * (fy - fz)};
+  double lr = lin[r], lg = lin[g], lb = lin[b];
+  double x = (0.412453 * lr + 0.357580 * lg + 0.180423 * lb) / 0.95047;
+  double y = 0.212671 * lr + 0.715160 * lg + 0.072169 * lb;
+  double z = (0.019334 * lr + 0.119193 * lg + 0.950227 * lb) / 1.08883;
+  double fx = lab_f(x), fy = lab_f(y), fz = lab_f(z);
+  return {static_cast<float>(116.0 * fy - 16.0), static_cast<float>(500.0 * (fx - fy)),
+          static_cast<float>(200.0 * (fy - fz))};
 }
 
 FloatClip to_lab_normalized(const Clip& clip) {
@@ -317,6 +474,7 @@ AugmentConfig dpc_augment(int64_t size) {
   config.gray_p = 0.5;
   config.gray_mode = GrayMode::ChannelCopy;
   config.gray_consistency = Consistency::PerFrame;
+  config.gray_before_jitter = true;
   return config;
 }
 
@@ -363,21 +521,29 @@ Clip augment_clip_u8(const Clip& clip, const AugmentConfig& config, CounterRng& 
   double sigma_clip = blur_rng.uniform(config.blur_sigma_min, config.blur_sigma_max);
   for (int64_t t = 0; t < out.frames; ++t) {
     uint8_t* frame = out.frame(t);
-    if (config.jitter_p > 0) {
+    auto jitter = [&] {
+      if (config.jitter_p <= 0) return;
       bool per_frame = config.jitter_consistency == Consistency::PerFrame;
       CounterRng frame_rng = per_frame ? jitter_rng.fork(100 + t) : jitter_rng.fork(99);
       if (per_frame ? frame_rng.bernoulli(config.jitter_p) : jitter_clip)
         color_jitter_frame(frame, pixels, config.jitter, frame_rng);
-    }
-    if (config.gray_p > 0) {
+    };
+    auto gray = [&] {
+      if (config.gray_p <= 0) return;
       bool per_frame = config.gray_consistency == Consistency::PerFrame;
       CounterRng frame_rng = gray_rng.fork(100 + t);
       bool apply = per_frame ? frame_rng.bernoulli(config.gray_p) : gray_clip;
       int channel = per_frame ? static_cast<int>(frame_rng.below(3)) : gray_channel;
-      if (apply) {
-        if (config.gray_mode == GrayMode::Luma) grayscale_frame(frame, pixels);
-        else channel_copy_frame(frame, pixels, channel);
-      }
+      if (!apply) return;
+      if (config.gray_mode == GrayMode::Luma) grayscale_frame(frame, pixels);
+      else channel_copy_frame(frame, pixels, channel);
+    };
+    if (config.gray_before_jitter) {
+      gray();
+      jitter();
+    } else {
+      jitter();
+      gray();
     }
     if (config.blur_p > 0) {
       bool per_frame = config.blur_consistency == Consistency::PerFrame;

@@ -1,9 +1,12 @@
-// Augmentation tests: resize/crop arithmetic, torchvision crop ranges, per-clip versus
-// per-frame consistency, determinism by key, colour ops, Lab values and float layout.
+// Augmentation tests: resize/crop arithmetic, torchvision crop and colour jitter sampling,
+// per-clip versus per-frame consistency, determinism by key, colour ops, Lab values and float
+// layout. Comparisons with the reference implementations are in test_augment_golden.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "data/augment.h"
@@ -39,9 +42,11 @@ TEST_SUITE("unit") {
     for (int x = 0; x < 8; ++x) CHECK(int(up.data[3 * x]) == expected[x]);
     Clip nearest = resize(ramp, 2, 8, Interpolation::Nearest);
     for (int x = 0; x < 8; ++x) CHECK(int(nearest.data[3 * (8 + x)]) == 60 * (x / 2));
+    // Shrinking widens the triangle filter by the scale (Pillow's antialiasing): taps 0.75,
+    // 0.75, 0.25 over 1.75, so (45 + 30) / 1.75 and (15 + 90 + 135) / 1.75.
     Clip down = resize(ramp, 1, 2, Interpolation::Bilinear);
-    CHECK(int(down.data[0]) == 30);
-    CHECK(int(down.data[3]) == 150);
+    CHECK(int(down.data[0]) == 43);
+    CHECK(int(down.data[3]) == 137);
 
     Clip clip = make_test_clip(2, 10, 12);
     Clip centre = center_crop(clip, 4, 6);
@@ -72,6 +77,82 @@ TEST_SUITE("unit") {
     CropBox first = random_resized_crop_box(100, 100, a), second = random_resized_crop_box(100, 100, b);
     CHECK(first.top == second.top);
     CHECK(first.width == second.width);
+  }
+
+  TEST_CASE("augment random resized crop boxes meet the sampled bounds or are the fallback") {
+    // Sides are round(sqrt(area·ratio)) and round(sqrt(area/ratio)), so a box (h, w) drawn with
+    // area A and ratio r has A in [(w-½)(h-½), (w+½)(h+½)] and r in [(w-½)/(h+½), (w+½)/(h-½)];
+    // when the 10 tries fail, torchvision's centre fallback is returned.
+    struct Frame {
+      int64_t height, width;
+      double scale_min, scale_max, ratio_min, ratio_max;
+    };
+    for (Frame f : {Frame{120, 160, 0.2, 1.0, 3.0 / 4.0, 4.0 / 3.0}, Frame{7, 300, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0},
+                    Frame{64, 64, 0.9, 1.0, 0.5, 2.0}, Frame{5, 9, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0}}) {
+      const double area = static_cast<double>(f.height * f.width);
+      const double aspect = static_cast<double>(f.width) / static_cast<double>(f.height);
+      CropBox fallback{0, 0, f.height, f.width};
+      if (aspect < f.ratio_min) fallback.height = std::lround(f.width / f.ratio_min);
+      if (aspect > f.ratio_max) fallback.width = std::lround(f.height * f.ratio_max);
+      fallback.top = (f.height - fallback.height) / 2;
+      fallback.left = (f.width - fallback.width) / 2;
+      int fallbacks = 0, below_one = 0, above_one = 0;
+      for (uint64_t i = 0; i < 2000; ++i) {
+        CounterRng rng({4, i});
+        CropBox box =
+            random_resized_crop_box(f.height, f.width, rng, f.scale_min, f.scale_max, f.ratio_min, f.ratio_max);
+        REQUIRE(box.top >= 0);
+        REQUIRE(box.left >= 0);
+        REQUIRE(box.top + box.height <= f.height);
+        REQUIRE(box.left + box.width <= f.width);
+        if (box.top == fallback.top && box.left == fallback.left && box.height == fallback.height &&
+            box.width == fallback.width) {
+          ++fallbacks;
+          continue;
+        }
+        const double h = static_cast<double>(box.height), w = static_cast<double>(box.width);
+        CHECK((w + 0.5) * (h + 0.5) >= f.scale_min * area);
+        CHECK((w - 0.5) * (h - 0.5) <= f.scale_max * area);
+        CHECK((w + 0.5) / (h - 0.5) >= f.ratio_min);
+        CHECK((w - 0.5) / (h + 0.5) <= f.ratio_max);
+        below_one += w < h;
+        above_one += w > h;
+      }
+      INFO(f.height, "x", f.width);
+      if (f.height == 7) CHECK(fallbacks > 0);  // tall boxes cannot fit 7 rows
+      if (f.height == 64) {  // log-uniform ratio on a square frame: as many tall boxes as wide ones
+        CHECK(below_one > 400);
+        CHECK(std::abs(below_one - above_one) < 150);  // binomial sd about 33
+      }
+    }
+  }
+
+  TEST_CASE("augment colour jitter sampling follows torchvision ranges and a uniform order") {
+    ColorJitter jitter{.brightness = 0.4, .contrast = 1.5, .saturation = 0.0, .hue = 0.1};
+    std::map<std::array<int, 4>, int> orders;
+    for (uint64_t i = 0; i < 24000; ++i) {
+      CounterRng rng({6, i});
+      ColorJitterParams params = sample_color_jitter(jitter, rng);
+      REQUIRE(params.brightness.has_value());
+      REQUIRE(params.contrast.has_value());
+      REQUIRE(params.hue.has_value());
+      CHECK_FALSE(params.saturation.has_value());  // an amount of 0 skips the op
+      CHECK(*params.brightness >= 0.6);
+      CHECK(*params.brightness <= 1.4);
+      CHECK(*params.contrast >= 0.0);  // max(0, 1 - 1.5)
+      CHECK(*params.contrast <= 2.5);
+      CHECK(std::abs(*params.hue) <= 0.1);
+      std::array<int, 4> sorted = params.order;
+      std::sort(sorted.begin(), sorted.end());
+      CHECK(sorted == std::array<int, 4>{0, 1, 2, 3});
+      ++orders[params.order];
+    }
+    // randperm(4): each of the 24 orders about 1000 times (binomial sd about 31).
+    CHECK(orders.size() == 24);
+    for (const auto& [order, count] : orders) {
+      CHECK(count > 850);
+      CHECK(count < 1150);
+    }
   }
 
   TEST_CASE("augment per-clip crop and jitter are consistent and per-frame jitter is not") {
@@ -168,6 +249,30 @@ TEST_SUITE("unit") {
 }
 
 TEST_SUITE("unit") {
+  TEST_CASE("augment dpc preset copies a channel before the colour jitter") {
+    // DPC's pipeline runs RandomGray then ColorJitter; contrast blends towards the frame's mean
+    // luma, so the order shows in the values. The per-frame draws are replayed from the forks.
+    Clip clip = make_test_clip(3, 8, 8);
+    AugmentConfig config = dpc_augment(8);
+    config.crop = CropMode::None;
+    config.flip_p = 0;
+    config.jitter = ColorJitter{.contrast = 0.5};
+    config.gray_p = 1.0;
+    CounterRng rng({2, 5});
+    Clip out = augment_clip_u8(clip, config, rng);
+    CounterRng base({2, 5});
+    for (int64_t t = 0; t < 3; ++t) {
+      CounterRng gray_rng = base.fork(2).fork(100 + t), jitter_rng = base.fork(1).fork(100 + t);
+      gray_rng.bernoulli(1.0);
+      jitter_rng.bernoulli(1.0);
+      Clip expected(1, 8, 8, 3);
+      std::copy_n(clip.frame(t), 8 * 8 * 3, expected.frame(0));
+      channel_copy_frame(expected.frame(0), 64, static_cast<int>(gray_rng.below(3)));
+      color_jitter_frame(expected.frame(0), 64, config.jitter, jitter_rng);
+      CHECK(std::equal(expected.data.begin(), expected.data.end(), out.frame(t)));
+    }
+  }
+
   TEST_CASE("augment presets for evaluation and cmc lab") {
     Clip clip = make_test_clip(3, 48, 64);
     AugmentConfig eval = eval_augment(32);
@@ -196,5 +301,19 @@ TEST_SUITE("badinput") {
     Clip clip = make_test_clip(1, 10, 10);
     CHECK(error_text([&] { crop_resize(clip, {5, 5, 6, 6}, 4, 4); }).find("outside") != std::string::npos);
     CHECK(error_text([&] { center_crop(clip, 12, 4); }).find("does not fit") != std::string::npos);
+  }
+
+  TEST_CASE("augment rejects colour jitter amounts and factors outside torchvision ranges") {
+    Clip clip = make_test_clip(1, 4, 4);
+    CounterRng rng(1);
+    CHECK(error_text([&] { sample_color_jitter(ColorJitter{.hue = 0.6}, rng); }).find("hue at most 0.5") !=
+          std::string::npos);
+    CHECK(error_text([&] { sample_color_jitter(ColorJitter{.brightness = -0.1}, rng); }).find("non-negative") !=
+          std::string::npos);
+    CHECK(error_text([&] { adjust_hue_frame(clip.frame(0), 16, 0.7); }).find("[-0.5, 0.5]") != std::string::npos);
+    CHECK(error_text([&] { adjust_contrast_frame(clip.frame(0), 16, -1.0); }).find("non-negative") !=
+          std::string::npos);
+    CHECK(error_text([&] { gaussian_blur_frame(clip.frame(0), 4, 4, 0.0); }).find("positive") != std::string::npos);
+    CHECK(error_text([&] { random_resized_crop_box(0, 4, rng); }).find("non-empty") != std::string::npos);
   }
 }
