@@ -79,7 +79,8 @@ std::array<int64_t, 2> lag_pair_indices(int64_t video_frames, int64_t lag, Count
 
 std::array<int64_t, 2> still_pair_indices(int64_t video_frames, double fps, int64_t lag_seconds,
                                           CounterRng& rng) {
-  FOVEA_CHECK(fps > 0, kOp, "still sampling needs the video's fps, got ", fps);
+  FOVEA_CHECK(fps > 0, kOp, "still sampling needs the video's fps, got ", fps,
+              "; frame folders have none: sample stills from the videos themselves");
   auto still_frame = [&](int64_t k) { return static_cast<int64_t>(std::llround(k * fps)); };
   int64_t stills = 0;
   while (still_frame(stills) < video_frames) ++stills;

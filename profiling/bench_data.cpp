@@ -1,6 +1,7 @@
 // Data-pipeline benchmarks: decoding a 16-frame clip from the middle of a 320x240 H.264
 // video (the size of UCF101 videos), decode + augmentation to a normalised 3x16x112x112
-// clip, and the threaded loader delivering batches of two-clip samples. Each run processes
+// clip, and the threaded loader delivering batches of two-clip samples (also with the frame
+// cache holding every decoded frame, which leaves augmentation as the cost). Each run processes
 // a known number of clips (in the shape string), so clips/s = clips per run / time; bytes
 // are the output bytes, so the reported GB/s is output bandwidth.
 #include <unistd.h>
@@ -9,8 +10,10 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "data/augment.h"
+#include "data/frame_cache.h"
 #include "data/loader.h"
 #include "data/synthetic.h"
 #include "data/video_reader.h"
@@ -137,7 +140,7 @@ FOVEA_BENCH(bench_video_decode) {
 }
 
 FOVEA_BENCH(bench_video_loader) {
-  if (!runner.wants("video_loader", {"workers1", "workers2"})) return;
+  if (!runner.wants("video_loader", {"workers1", "workers2", "workers2_cache"})) return;
   BenchVideos videos;
   Dataset dataset = load_video_folders(videos.dir.string());
   VideoSampleOptions sampling;
@@ -145,29 +148,34 @@ FOVEA_BENCH(bench_video_loader) {
   sampling.clip_frames = kClipFrames;
   sampling.augment = video_contrastive_augment(kCrop);
   constexpr int64_t kBatch = 4, kBatchesPerRun = 4;
+  // Room for every decoded frame of the videos, so after the first epochs nothing is decoded.
+  constexpr int64_t kCacheBytes = 2 * kVideos * kVideoFrames * kWidth * kHeight * 3;
   fovea::bench::Case c;
   c.kernel = "video_loader";
   c.shape = "4 batches of 4 x 2 views x 3x16x112x112 f32 from h264 320x240, 32 clips/run";
-  for (int workers : {1, 2}) {
+  for (auto [workers, cached] : {std::pair{1, false}, std::pair{2, false}, std::pair{2, true}}) {
+    VideoSampleOptions options = sampling;
+    if (cached) options.cache = std::make_shared<FrameCache>(kCacheBytes);
     // Built on first use, so a loader's workers never compete with another variant's timing.
     auto loader = std::make_shared<std::unique_ptr<Loader>>();
-    auto next_batch = [loader, dataset, sampling, workers] {
+    auto next_batch = [loader, dataset, options, workers] {
       if (!*loader)
         *loader = std::make_unique<Loader>(
-            static_cast<int64_t>(dataset.items.size()), video_sample_fn(dataset, sampling),
+            static_cast<int64_t>(dataset.items.size()), video_sample_fn(dataset, options),
             LoaderOptions{.batch_size = kBatch, .workers = workers, .prefetch_batches = 2, .seed = kSeed});
       auto batch = (*loader)->next();
       return batch ? std::move(*batch) : std::move(*(*loader)->next());
     };
     fovea::bench::Variant v;
-    v.name = "workers" + std::to_string(workers);
+    v.name = "workers" + std::to_string(workers) + (cached ? "_cache" : "");
     v.bytes = static_cast<double>(kBatchesPerRun * kBatch * 2 * 3 * kClipFrames * kCrop * kCrop * sizeof(float));
     v.run = [next_batch] {
       for (int64_t i = 0; i < kBatchesPerRun; ++i) next_batch();
     };
     v.check = [next_batch, dataset] {
       Batch batch = next_batch();
-      if (batch.size != kBatch || batch.views != 2 || batch.frames != kClipFrames || batch.height != kCrop)
+      if (batch.size != kBatch || batch.views != 2 || batch.frames != kClipFrames || batch.height != kCrop ||
+          batch.data.shape() != fovea::Shape{kBatch, 2, 3, kClipFrames, kCrop, kCrop})
         return std::string("batch has the wrong shape");
       for (int64_t i = 0; i < batch.size; ++i)
         if (batch.labels[i] != dataset.items[batch.indices[i]].label)

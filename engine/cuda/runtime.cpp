@@ -186,9 +186,9 @@ Stream::~Stream() {
 }
 void Stream::synchronize() const { FOVEA_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
-Event::Event() {
+Event::Event(Timing timing) {
   require_device(0, "Event");
-  FOVEA_CUDA_CHECK(cudaEventCreate(&event_));
+  FOVEA_CUDA_CHECK(cudaEventCreateWithFlags(&event_, timing == Timing::on ? cudaEventDefault : cudaEventDisableTiming));
 }
 Event::~Event() {
   if (event_) cudaEventDestroy(event_);
@@ -196,6 +196,7 @@ Event::~Event() {
 void Event::record() { record(current_stream()); }
 void Event::record(cudaStream_t s) { FOVEA_CUDA_CHECK(cudaEventRecord(event_, s)); }
 void Event::synchronize() const { FOVEA_CUDA_CHECK(cudaEventSynchronize(event_)); }
+void Event::make_wait(cudaStream_t stream) const { FOVEA_CUDA_CHECK(cudaStreamWaitEvent(stream, event_, 0)); }
 float Event::elapsed_ms_since(const Event& start) const {
   float ms = 0;
   FOVEA_CUDA_CHECK(cudaEventElapsedTime(&ms, start.event_, event_));

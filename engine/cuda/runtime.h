@@ -77,16 +77,21 @@ class StreamGuard {
   cudaStream_t previous_;
 };
 
-// An owned event with timing, recorded on the current stream by default.
+// An owned event, recorded on the current stream by default; Timing::off makes a lighter
+// event for synchronisation only.
 class Event {
  public:
-  Event();
+  enum class Timing : bool { off, on };
+  explicit Event(Timing timing = Timing::on);
   ~Event();
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
   void record();
   void record(cudaStream_t stream);
   void synchronize() const;
+  // Makes `stream` wait, on the device and without blocking the host, for the work this
+  // event last recorded.
+  void make_wait(cudaStream_t stream) const;
   // Milliseconds from `start` to this event; both must have completed.
   float elapsed_ms_since(const Event& start) const;
 
