@@ -1,7 +1,11 @@
 // Optimiser base (groups, flat state save/load with a full problem list), SGD, Adam/AdamW
-// and global-norm gradient clipping. Updates are composed from engine ops, so they run on
-// whatever device the parameters live on.
+// and global-norm gradient clipping. A step gathers each group's parameters that have a
+// gradient and updates them in one fused pass per parameter: the loops of fovea::cpu below on
+// the CPU (the reference), fovea::cuda::sgd_update / adam_update (kernels/optim.cu) on CUDA
+// devices, through FOVEA_ON_DEVICE.
 #include "engine/optim.h"
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +13,8 @@
 #include <type_traits>
 
 #include "engine/autograd.h"
+#include "engine/cpu/strided.h"
+#include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "profiling/nvtx.h"
 
@@ -73,6 +79,18 @@ const std::vector<Tensor>& Optimizer::params(size_t group) const {
 void Optimizer::zero_grad() {
   for (const auto& group : params_)
     for (const Tensor& p : group) p.zero_grad();
+}
+
+void Optimizer::check_gradients() const {
+  for (size_t g = 0; g < params_.size(); ++g)
+    for (size_t i = 0; i < params_[g].size(); ++i) {
+      const Tensor& p = params_[g][i];
+      const Tensor grad = p.grad();
+      FOVEA_CHECK(!grad.defined() || (grad.dtype() == p.dtype() && grad.device() == p.device()), name_,
+                  "the gradient of parameter ", i, " of group ", g, " is ", dtype_name(grad.dtype()), " on ",
+                  grad.device().str(), " but the parameter is ", dtype_name(p.dtype()), " on ", p.device().str(),
+                  "; set gradients of the parameter's dtype and device");
+    }
 }
 
 std::optional<double> Optimizer::initial_lr(size_t group) const { return initial_lr_.at(group); }
@@ -201,6 +219,152 @@ void GroupedOptimizer<Options>::set_hyperparameters(size_t group, const std::map
 template class GroupedOptimizer<SgdOptions>;
 template class GroupedOptimizer<AdamOptions>;
 
+// ---- fused updates: the CPU loops and the device dispatch ----
+
+namespace cpu {
+namespace {
+
+// fn(begin, end) over [0, n), split across the OpenMP threads when n is large.
+template <typename Fn>
+void parallel_ranges(int64_t n, Fn&& fn) {
+  const int threads = omp_get_max_threads();
+  if (n < kParallelGrain || threads == 1 || omp_in_parallel()) {
+    fn(int64_t{0}, n);
+    return;
+  }
+  const int64_t chunks = std::min<int64_t>(threads, (n + kParallelGrain - 1) / kParallelGrain);
+#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) fn(n * c / chunks, n * (c + 1) / chunks);
+}
+
+// torch.optim.SGD's formulas (engine/optim.h) over elements [begin, end), in T with the
+// hyperparameters rounded to T as torch's scalar arguments are.
+template <typename T>
+void sgd_range(T* __restrict__ param, const T* __restrict__ grad, T* __restrict__ buffer, int64_t begin,
+               int64_t end, const SgdOptions& o, bool first_step) {
+  const T lr = static_cast<T>(o.lr), momentum = static_cast<T>(o.momentum),
+          one_minus_dampening = static_cast<T>(1.0 - o.dampening), weight_decay = static_cast<T>(o.weight_decay);
+  const bool decay = weight_decay != 0, nesterov = o.nesterov;
+  for (int64_t i = begin; i < end; ++i) {
+    T d = grad[i];
+    if (decay) d = d + weight_decay * param[i];
+    if (buffer) {
+      const T buf = first_step ? d : momentum * buffer[i] + one_minus_dampening * d;
+      buffer[i] = buf;
+      d = nesterov ? d + momentum * buf : buf;
+    }
+    param[i] = param[i] - lr * d;
+  }
+}
+
+// torch.optim.Adam / AdamW's formulas over elements [begin, end): decay, lerp (two-sided) for
+// the first moment, addcmul for the second, the amsgrad maximum (NaN-propagating like
+// torch.maximum), addcdiv. Amsgrad is a template argument, which keeps its branch out of the loop.
+template <typename T, bool kAmsgrad>
+void adam_range(T* __restrict__ param, const T* __restrict__ grad, T* __restrict__ exp_avg,
+                T* __restrict__ exp_avg_sq, T* __restrict__ max_exp_avg_sq, int64_t begin, int64_t end,
+                const AdamOptions& o, bool decoupled_weight_decay, const AdamTensors& x) {
+  const T weight_decay = static_cast<T>(o.weight_decay), decay_factor = static_cast<T>(1.0 - o.lr * o.weight_decay),
+          w = static_cast<T>(1.0 - o.beta1), beta2 = static_cast<T>(o.beta2),
+          one_minus_beta2 = static_cast<T>(1.0 - o.beta2), eps = static_cast<T>(o.eps),
+          step_size = static_cast<T>(x.step_size), bias_correction2_sqrt = static_cast<T>(x.bias_correction2_sqrt);
+  const bool decoupled = weight_decay != 0 && decoupled_weight_decay;
+  const bool coupled = weight_decay != 0 && !decoupled_weight_decay, small_weight = w < T(0.5);
+  for (int64_t i = begin; i < end; ++i) {
+    const T p = decoupled ? param[i] * decay_factor : param[i];
+    const T g = coupled ? grad[i] + weight_decay * param[i] : grad[i];
+    const T m_old = exp_avg[i];
+    const T m = small_weight ? m_old + w * (g - m_old) : g - (g - m_old) * (T(1) - w);
+    const T v = exp_avg_sq[i] * beta2 + one_minus_beta2 * g * g;
+    exp_avg[i] = m;
+    exp_avg_sq[i] = v;
+    T second = v;
+    if constexpr (kAmsgrad) {
+      const T old_max = max_exp_avg_sq[i];
+      second = old_max != old_max || old_max > v ? old_max : v;
+      max_exp_avg_sq[i] = second;
+    }
+    param[i] = p + -step_size * m / (std::sqrt(second) / bias_correction2_sqrt + eps);
+  }
+}
+
+template <typename T>
+void sgd_loop(const SgdTensors& x, const SgdOptions& o) {
+  T* param = x.param.data<T>();
+  const T* grad = x.grad.data<T>();
+  T* buffer = o.momentum != 0 ? x.momentum_buffer.data<T>() : nullptr;
+  parallel_ranges(x.param.numel(), [&](int64_t begin, int64_t end) {
+    sgd_range(param, grad, buffer, begin, end, o, x.first_step);
+  });
+}
+
+template <typename T>
+void adam_loop(const AdamTensors& x, const AdamOptions& o, bool decoupled_weight_decay) {
+  T* param = x.param.data<T>();
+  const T* grad = x.grad.data<T>();
+  T* exp_avg = x.exp_avg.data<T>();
+  T* exp_avg_sq = x.exp_avg_sq.data<T>();
+  T* max_exp_avg_sq = o.amsgrad ? x.max_exp_avg_sq.data<T>() : nullptr;
+  parallel_ranges(x.param.numel(), [&](int64_t begin, int64_t end) {
+    if (o.amsgrad)
+      adam_range<T, true>(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, begin, end, o, decoupled_weight_decay, x);
+    else
+      adam_range<T, false>(param, grad, exp_avg, exp_avg_sq, nullptr, begin, end, o, decoupled_weight_decay, x);
+  });
+}
+
+template <typename Operands, typename Loop>
+void for_each_parameter(const std::vector<Operands>& tensors, const char* op, Loop&& loop) {
+  for (const Operands& x : tensors) {
+    switch (x.param.dtype()) {
+      case DType::f32: loop(x, float{}); break;
+      case DType::f64: loop(x, double{}); break;
+      default: FOVEA_FAIL(op, "parameters must be f32 or f64, got ", dtype_name(x.param.dtype()));
+    }
+  }
+}
+
+void sgd_update(const std::vector<SgdTensors>& tensors, const SgdOptions& o) {
+  for_each_parameter(tensors, "SGD", [&](const SgdTensors& x, auto tag) { sgd_loop<decltype(tag)>(x, o); });
+}
+
+void adam_update(const std::vector<AdamTensors>& tensors, const AdamOptions& o, bool decoupled_weight_decay) {
+  for_each_parameter(tensors, "Adam", [&](const AdamTensors& x, auto tag) {
+    adam_loop<decltype(tag)>(x, o, decoupled_weight_decay);
+  });
+}
+
+}  // namespace
+}  // namespace cpu
+
+namespace {
+
+// Hands `operands` to update(device, same_device_operands) once per device, with contiguous
+// gradients, and updates a parameter that is not contiguous through a contiguous copy. Bumps
+// every parameter's version, as in-place ops do, so that autograd sees the change.
+template <typename Operands, typename Update>
+void update_fused(std::vector<Operands> operands, Update&& update) {
+  std::vector<std::pair<Tensor, Tensor>> copied;  // (parameter, the copy updated in its place)
+  for (Operands& x : operands) {
+    x.grad = x.grad.contiguous();
+    if (!x.param.is_contiguous()) {
+      copied.emplace_back(x.param, x.param.contiguous());
+      x.param = copied.back().second;
+    }
+  }
+  while (!operands.empty()) {
+    const Device device = operands.front().param.device();
+    std::vector<Operands> here, elsewhere;
+    for (Operands& x : operands) (x.param.device() == device ? here : elsewhere).push_back(std::move(x));
+    update(device, here);
+    for (const Operands& x : here) x.param.storage().bump_version();
+    operands = std::move(elsewhere);
+  }
+  for (auto& [param, copy] : copied) param.copy_(copy);
+}
+
+}  // namespace
+
 // ---- SGD ----
 
 namespace {
@@ -224,25 +388,27 @@ SGD::SGD(const std::vector<ParamGroup<SgdOptions>>& groups) : GroupedOptimizer("
 
 void SGD::step() {
   FOVEA_NVTX_RANGE("SGD.step");
+  check_gradients();
   NoGradGuard no_grad;
   for (size_t g = 0; g < num_groups(); ++g) {
     const SgdOptions& o = options_[g];
+    std::vector<SgdTensors> operands;
     for (size_t i = 0; i < params(g).size(); ++i) {
       const Tensor& p = params(g)[i];
-      const Tensor grad = p.grad();
-      if (!grad.defined()) continue;
-      Tensor d = o.weight_decay != 0 ? add(grad, p, o.weight_decay) : grad;
+      if (!p.grad().defined()) continue;
+      SgdTensors x{.param = p.detach(), .grad = p.grad()};
       if (o.momentum != 0) {
         Tensor& buf = state(g, i).buffers["momentum_buffer"];
-        if (!buf.defined()) {
-          buf = d.clone();
-        } else {
-          buf.mul_(o.momentum).add_(d, 1.0 - o.dampening);
-        }
-        d = o.nesterov ? add(d, buf, o.momentum) : buf;
+        x.first_step = !buf.defined();
+        if (x.first_step) buf = make_tensor(p.shape(), p.dtype(), p.device());
+        x.momentum_buffer = buf;
       }
-      p.detach().add_(d, -o.lr);
+      operands.push_back(std::move(x));
     }
+    update_fused(std::move(operands), [&](const Device& device, const std::vector<SgdTensors>& xs) {
+      FOVEA_NVTX_RANGE("sgd_update");
+      FOVEA_ON_DEVICE(device, sgd_update, xs, o);
+    });
   }
 }
 
@@ -256,15 +422,6 @@ void check_adam_options(const AdamOptions& o, const char* name) {
   FOVEA_CHECK(o.beta1 >= 0 && o.beta1 < 1, name, "beta1 must be in [0, 1), got ", o.beta1);
   FOVEA_CHECK(o.beta2 >= 0 && o.beta2 < 1, name, "beta2 must be in [0, 1), got ", o.beta2);
   FOVEA_CHECK(o.weight_decay >= 0, name, "weight_decay must be >= 0, got ", o.weight_decay);
-}
-
-// m ← lerp(m, target, weight) with torch's two-sided formula.
-void lerp_(Tensor& m, const Tensor& target, double weight) {
-  if (std::abs(weight) < 0.5) {
-    m.add_(sub(target, m), weight);
-  } else {
-    m.copy_(sub(target, mul(sub(target, m), 1.0 - weight)));
-  }
 }
 
 }  // namespace
@@ -283,41 +440,35 @@ AdamW::AdamW(std::vector<Tensor> params, AdamOptions options)
 AdamW::AdamW(const std::vector<ParamGroup<AdamOptions>>& groups) : Adam("AdamW", groups, true) {}
 
 void Adam::step() {
-  FOVEA_NVTX_RANGE("Adam.step");
+  FOVEA_NVTX_RANGE(decoupled_weight_decay_ ? "AdamW.step" : "Adam.step");
+  check_gradients();
   NoGradGuard no_grad;
   for (size_t g = 0; g < num_groups(); ++g) {
     const AdamOptions& o = options_[g];
+    std::vector<AdamTensors> operands;
     for (size_t i = 0; i < params(g).size(); ++i) {
-      Tensor p = params(g)[i].detach();
-      Tensor grad = params(g)[i].grad();
-      if (!grad.defined()) continue;
+      const Tensor& p = params(g)[i];
+      if (!p.grad().defined()) continue;
       ParamState& s = state(g, i);
-      Tensor& exp_avg = s.buffers["exp_avg"];
-      Tensor& exp_avg_sq = s.buffers["exp_avg_sq"];
-      if (!exp_avg.defined()) exp_avg = zeros_like(p);
-      if (!exp_avg_sq.defined()) exp_avg_sq = zeros_like(p);
-      const int64_t t = ++s.step;
-
-      if (o.weight_decay != 0) {
-        if (decoupled_weight_decay_)
-          p.mul_(1.0 - o.lr * o.weight_decay);
-        else
-          grad = add(grad, p, o.weight_decay);
-      }
-      lerp_(exp_avg, grad, 1.0 - o.beta1);
-      exp_avg_sq.mul_(o.beta2).add_(mul(grad, grad), 1.0 - o.beta2);
-
-      const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(t));
-      const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(o.beta2, static_cast<double>(t)));
-      Tensor second = exp_avg_sq;
-      if (o.amsgrad) {
-        Tensor& max_sq = s.buffers["max_exp_avg_sq"];
-        max_sq = max_sq.defined() ? maximum(max_sq, exp_avg_sq) : exp_avg_sq.clone();
-        second = max_sq;
-      }
-      const Tensor denom = add(div(sqrt(second), bias_correction2_sqrt), o.eps);
-      p.add_(div(exp_avg, denom), -o.lr / bias_correction1);
+      const auto buffer = [&](const char* name) {
+        Tensor& b = s.buffers[name];
+        if (!b.defined()) b = zeros(p.shape(), p.dtype(), p.device());
+        return b;
+      };
+      const double t = static_cast<double>(++s.step);
+      AdamTensors x{.param = p.detach(),
+                    .grad = p.grad(),
+                    .exp_avg = buffer("exp_avg"),
+                    .exp_avg_sq = buffer("exp_avg_sq"),
+                    .step_size = o.lr / (1.0 - std::pow(o.beta1, t)),
+                    .bias_correction2_sqrt = std::sqrt(1.0 - std::pow(o.beta2, t))};
+      if (o.amsgrad) x.max_exp_avg_sq = buffer("max_exp_avg_sq");
+      operands.push_back(std::move(x));
     }
+    update_fused(std::move(operands), [&](const Device& device, const std::vector<AdamTensors>& xs) {
+      FOVEA_NVTX_RANGE("adam_update");
+      FOVEA_ON_DEVICE(device, adam_update, xs, o, decoupled_weight_decay_);
+    });
   }
 }
 

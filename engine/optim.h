@@ -1,6 +1,7 @@
 // Optimisers that update parameters in place from their .grad with torch.optim's formulas
 // (SGD, Adam, AdamW), parameter groups with their own hyperparameters, gradient clipping
-// by global norm, and a flat form of the optimiser's state for checkpoints.
+// by global norm, and a flat form of the optimiser's state for checkpoints. Each step is one
+// fused pass per parameter: a loop on the CPU, a multi-tensor kernel on CUDA devices.
 #pragma once
 #include <map>
 #include <optional>
@@ -63,6 +64,9 @@ class Optimizer {
   virtual std::map<std::string, double> hyperparameters(size_t group) const = 0;
   virtual void set_hyperparameters(size_t group, const std::map<std::string, double>& values) = 0;
   virtual std::vector<std::string> buffer_names() const = 0;
+  // Throws unless every gradient has its parameter's dtype and device (run before a step
+  // changes any state).
+  void check_gradients() const;
 
   const char* name_;
 
@@ -104,6 +108,15 @@ struct SgdOptions {
   }
 };
 
+// The operands of one parameter's fused update: contiguous tensors of the parameter's shape,
+// dtype (f32 or f64) and device. engine/optim.cpp updates them on the CPU and hands those on
+// CUDA devices to fovea::cuda::sgd_update / adam_update (kernels/optim.cu).
+struct SgdTensors {
+  Tensor param, grad;
+  Tensor momentum_buffer;   // undefined when momentum is 0
+  bool first_step = false;  // momentum_buffer holds nothing yet: it becomes d, as in torch
+};
+
 // torch.optim.SGD: d = grad + wd·p; buf = momentum·buf + (1 − dampening)·d (buf = d on the
 // first step); d = d + momentum·buf (nesterov) or buf; p −= lr·d.
 class SGD : public GroupedOptimizer<SgdOptions> {
@@ -129,6 +142,13 @@ struct AdamOptions {
     f("lr", lr), f("beta1", beta1), f("beta2", beta2), f("eps", eps), f("weight_decay", weight_decay),
         f("amsgrad", amsgrad);
   }
+};
+
+struct AdamTensors {
+  Tensor param, grad, exp_avg, exp_avg_sq;
+  Tensor max_exp_avg_sq;  // amsgrad only
+  // For the parameter's step t (counted from 1): lr / (1 − β1ᵗ) and sqrt(1 − β2ᵗ).
+  double step_size = 0, bias_correction2_sqrt = 1;
 };
 
 // torch.optim.Adam, per parameter with step t:

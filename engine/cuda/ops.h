@@ -10,6 +10,7 @@
 #include "engine/cpu/elementwise.h"
 #include "engine/cpu/pool.h"
 #include "engine/cpu/reduce.h"
+#include "engine/optim.h"
 
 namespace fovea::cuda {
 
@@ -73,5 +74,10 @@ void max_pool_forward(const Tensor& x, const cpu::PoolWindows& w, const Tensor& 
 void max_pool_backward(const Tensor& grad_out, const Tensor& indices, const Tensor& grad_x);
 void avg_pool_forward(const Tensor& x, const cpu::PoolWindows& w, const Tensor& out);
 void avg_pool_backward(const Tensor& grad_out, const cpu::PoolWindows& w, const Tensor& grad_x);
+
+// fused optimiser updates (engine/cuda/optim.cpp, kernels/optim.cu); engine/optim.cpp holds the
+// CPU twins. Every tensor is checked against its parameter (shape, dtype, contiguity, device).
+void sgd_update(const std::vector<SgdTensors>& tensors, const SgdOptions& options);
+void adam_update(const std::vector<AdamTensors>& tensors, const AdamOptions& options, bool decoupled_weight_decay);
 
 }  // namespace fovea::cuda
