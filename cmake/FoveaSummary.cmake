@@ -1,8 +1,13 @@
-# Prints the configure summary: build type, CUDA mode and one ✓/✗ line per dependency.
+# Prints the configure summary: build type, CUDA mode, cuDNN and one ✓/✗ line per dependency.
 message(STATUS "")
 message(STATUS "fovea ${PROJECT_VERSION} configuration")
 message(STATUS "  build type : ${CMAKE_BUILD_TYPE}")
 message(STATUS "  FOVEA_CUDA : ${FOVEA_CUDA} -> ${FOVEA_CUDA_MODE}")
+if(FOVEA_HAS_CUDNN)
+  message(STATUS "  FOVEA_CUDNN: ${FOVEA_CUDNN} -> on (conv2d/conv3d can run through cuDNN ${FOVEA_CUDNN_VERSION_TEXT})")
+else()
+  message(STATUS "  FOVEA_CUDNN: ${FOVEA_CUDNN} -> off (handwritten convolution kernels only)")
+endif()
 message(STATUS "  FOVEA_NVTX : ${FOVEA_NVTX_ENABLED}")
 foreach(line ${FOVEA_SUMMARY_LINES})
   message(STATUS "${line}")

@@ -1,4 +1,5 @@
-// Collects the build configuration and the runtime BLAS/OpenMP settings.
+// Collects the build configuration and the runtime BLAS/OpenMP settings (and, in builds with
+// cuDNN, the cuDNN version loaded at run time).
 #include "engine/info.h"
 
 #include <cblas.h>
@@ -8,6 +9,9 @@
 #include <cstdio>
 
 #include "fovea/build_config.h"
+#if FOVEA_HAS_CUDNN
+#include "engine/cuda/cudnn.h"
+#endif
 
 namespace fovea {
 namespace {
@@ -34,6 +38,11 @@ BuildInfo build_info() {
   info.version = FOVEA_VERSION;
   info.build_type = FOVEA_BUILD_TYPE;
   info.cuda_mode = FOVEA_CUDA_MODE;
+#if FOVEA_HAS_CUDNN
+  info.cuda_mode += " (cuDNN " + cuda::cudnn_version() + ", built against " FOVEA_CUDNN_HEADER_VERSION ")";
+#else
+  if (info.cuda_mode == "on") info.cuda_mode += " (no cuDNN: FOVEA_CUDNN=off or cuDNN 9.8+ not found)";
+#endif
   info.nvtx = FOVEA_NVTX_ENABLED;
   info.compiler = FOVEA_CXX_COMPILER;
   info.blas = std::string(openblas_get_config()) + " (" + FOVEA_BLAS_LIBRARIES + ")";

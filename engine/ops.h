@@ -132,14 +132,29 @@ Tensor embedding(const Tensor& table, const Tensor& indices);
 // identity otherwise. The mask comes from `gen` (the global generator when null).
 Tensor dropout(const Tensor& a, double p, bool training, Generator* gen = nullptr);
 
-// ---- convolution, normalisation, pooling (engine/ops/{conv,norm,pool}.cpp); CPU only ----
-// Per-dimension parameters (stride, padding, ...) take one value for every spatial dim or
-// one value per dim. Inputs are batched: [N, C, H, W] for 2-D ops, [N, C, D, H, W] for 3-D.
-// Weights are OIHW / OIDHW; groups split the channels as in PyTorch.
+// ---- convolution, normalisation, pooling (engine/ops/{conv,norm,pool}.cpp) ----
+// Every op runs on the CPU and on CUDA tensors (handwritten kernels; batch_norm and the pools
+// have no cuDNN path). Per-dimension parameters (stride, padding, ...) take one value for every
+// spatial dim or one value per dim. Inputs are batched: [N, C, H, W] for 2-D ops,
+// [N, C, D, H, W] for 3-D. Weights are OIHW / OIDHW; groups split the channels as in PyTorch.
+//
+// Which kernels run conv2d/conv3d on CUDA tensors: `handwritten` (vol2col + cuBLAS, the
+// default) or `cudnn` (builds with FOVEA_HAS_CUDNN: FOVEA_CUDA=on and cuDNN >= 9.8 found).
+// `global` takes the setting of set_conv_backend. CPU tensors always run the CPU kernels, and
+// an explicit `cudnn` for them throws; so does asking for cudnn in a build without it.
+enum class ConvBackend : uint8_t { global, handwritten, cudnn };
+void set_conv_backend(ConvBackend backend);  // handwritten or cudnn
+ConvBackend conv_backend();
+// TF32 tensor-core math (10-bit mantissa products) for f32 convolutions through cuDNN: faster,
+// less precise. Off by default; the correctness tests keep it off.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Shape& stride = {1},
-              const Shape& padding = {0}, const Shape& dilation = {1}, int64_t groups = 1);
+              const Shape& padding = {0}, const Shape& dilation = {1}, int64_t groups = 1,
+              ConvBackend backend = ConvBackend::global);
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Shape& stride = {1},
-              const Shape& padding = {0}, const Shape& dilation = {1}, int64_t groups = 1);
+              const Shape& padding = {0}, const Shape& dilation = {1}, int64_t groups = 1,
+              ConvBackend backend = ConvBackend::global);
 // x [N, C], [N, C, L], [N, C, H, W] or [N, C, T, H, W]; weight, bias [C] optional.
 // training: normalises with the batch statistics (biased variance) and, when running_mean
 // and running_var are defined, updates them in place as PyTorch does:

@@ -55,7 +55,8 @@ void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tens
 bool blas_compatible(const Tensor& t);
 void matmul(const Tensor& a, const Tensor& b, const Tensor& out);
 
-// convolution (engine/cuda/conv.cpp, kernels/conv.cu + cuBLAS)
+// convolution (engine/cuda/conv.cpp, kernels/conv.cu + cuBLAS); the cuDNN twins of these two
+// are in engine/cuda/cudnn.h (builds with FOVEA_HAS_CUDNN)
 void conv_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const cpu::ConvGeometry& g,
                   const Tensor& out, int64_t tile_columns = 0);
 void conv_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight, const cpu::ConvGeometry& g,

@@ -1,13 +1,57 @@
-// Front-ends of conv2d and conv3d: argument checks, the output geometry, the vol2col + GEMM
-// kernels of the tensors' device (engine/cpu/conv.h, engine/cuda/conv.cpp) and their backward.
+// Front-ends of conv2d and conv3d: argument checks, the output geometry, the choice of kernels
+// (the vol2col + GEMM kernels of the tensors' device, engine/cpu/conv.h and engine/cuda/conv.cpp,
+// or cuDNN, engine/cuda/cudnn.h), and their backward, which uses the forward's choice.
 // conv2d runs as a conv3d of depth 1.
 #include <array>
+#include <atomic>
 
 #include "engine/dispatch.h"
 #include "engine/ops/common.h"
+#include "fovea/build_config.h"
+#if FOVEA_HAS_CUDNN
+#include "engine/cuda/cudnn.h"
+#endif
 
 namespace fovea {
 namespace {
+
+std::atomic<ConvBackend> g_conv_backend{ConvBackend::handwritten};
+std::atomic<bool> g_allow_tf32{false};
+
+void require_cudnn_build(const char* op) {
+#if !FOVEA_HAS_CUDNN
+  FOVEA_FAIL(op, "the cuDNN convolution backend was asked for, but this build has none (FOVEA_CUDA=", FOVEA_CUDA_MODE,
+             ", FOVEA_HAS_CUDNN=0): reconfigure with -DFOVEA_CUDA=on -DFOVEA_CUDNN=on (needs cuDNN 9.8 or newer), "
+             "or use ConvBackend::handwritten");
+#endif
+}
+
+// True when this call runs through cuDNN: an explicit per-call choice, else the global setting
+// for CUDA tensors; CPU tensors run the CPU kernels.
+bool use_cudnn(ConvBackend requested, const Tensor& x, const char* op) {
+  if (requested == ConvBackend::global) return x.device().is_cuda() && g_conv_backend.load() == ConvBackend::cudnn;
+  if (requested != ConvBackend::cudnn) return false;
+  require_cudnn_build(op);
+  FOVEA_CHECK(x.device().is_cuda(), op, "ConvBackend::cudnn runs on CUDA tensors only, but x is on ", x.device().str(),
+              "; move the tensors with .to(Device::cuda()), or pass ConvBackend::handwritten or ConvBackend::global");
+  return true;
+}
+
+void forward_kernels(bool cudnn, const Tensor& x, const Tensor& w, const Tensor& bias, const cpu::ConvGeometry& g,
+                     const Tensor& out, bool allow_tf32) {
+#if FOVEA_HAS_CUDNN
+  if (cudnn) return cuda::cudnn_conv_forward(x, w, bias, g, out, allow_tf32);
+#endif
+  FOVEA_ON_DEVICE(x.device(), conv_forward, x, w, bias, g, out);
+}
+
+void backward_kernels(bool cudnn, const Tensor& grad_out, const Tensor& x, const Tensor& w, const cpu::ConvGeometry& g,
+                      const Tensor& grad_x, const Tensor& grad_w, bool allow_tf32) {
+#if FOVEA_HAS_CUDNN
+  if (cudnn) return cuda::cudnn_conv_backward(grad_out, x, w, g, grad_x, grad_w, allow_tf32);
+#endif
+  FOVEA_ON_DEVICE(x.device(), conv_backward, grad_out, x, w, g, grad_x, grad_w);
+}
 
 // One value per spatial dim (depth, height, width) from a list of one value or `spatial`
 // values; a 2-D op gets `depth_value` for the depth.
@@ -78,16 +122,19 @@ cpu::ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Ten
 }
 
 Tensor convolution(const Tensor& x, const Tensor& weight, const Tensor& bias, const Shape& stride,
-                   const Shape& padding, const Shape& dilation, int64_t groups, int64_t spatial, const char* op) {
+                   const Shape& padding, const Shape& dilation, int64_t groups, ConvBackend backend, int64_t spatial,
+                   const char* op) {
   const cpu::ConvGeometry g = conv_geometry(x, weight, bias, stride, padding, dilation, groups, spatial, op);
+  const bool cudnn = use_cudnn(backend, x, op);
+  const bool tf32 = g_allow_tf32.load();
   const Tensor x5 = spatial == 3 ? x : x.unsqueeze(2);
   const Tensor w5 = spatial == 3 ? weight : weight.unsqueeze(2);
   Tensor out = make_tensor({g.batch, g.out_channels, g.out[0], g.out[1], g.out[2]}, x.dtype(), x.device());
-  FOVEA_ON_DEVICE(x.device(), conv_forward, x5.detach().contiguous(), w5.detach().contiguous(),
-                  bias.defined() ? bias.detach().contiguous() : bias, g, out);
+  forward_kernels(cudnn, x5.detach().contiguous(), w5.detach().contiguous(),
+                  bias.defined() ? bias.detach().contiguous() : bias, g, out, tf32);
   if (needs_grad({&x, &weight, &bias})) {
     record_op(op, {out}, {x5, w5, bias},
-              [sx = SavedTensor(x5, op), sw = SavedTensor(w5, op), g, grad_x = x.requires_grad(),
+              [sx = SavedTensor(x5, op), sw = SavedTensor(w5, op), g, cudnn, tf32, grad_x = x.requires_grad(),
                grad_w = weight.requires_grad(), grad_b = bias.defined() && bias.requires_grad()](
                   const std::vector<Tensor>& grads) {
                 if (!grads[0].defined()) return std::vector<Tensor>(3);
@@ -95,7 +142,7 @@ Tensor convolution(const Tensor& x, const Tensor& weight, const Tensor& bias, co
                 const Tensor xs = sx.get().contiguous(), ws = sw.get().contiguous();
                 Tensor gx = grad_x ? make_tensor(xs.shape(), xs.dtype(), xs.device()) : Tensor();
                 Tensor gw = grad_w ? make_tensor(ws.shape(), ws.dtype(), ws.device()) : Tensor();
-                if (grad_x || grad_w) FOVEA_ON_DEVICE(xs.device(), conv_backward, go, xs, ws, g, gx, gw);
+                if (grad_x || grad_w) backward_kernels(cudnn, go, xs, ws, g, gx, gw, tf32);
                 return std::vector<Tensor>{gx, gw, grad_b ? sum(go, {0, 2, 3, 4}) : Tensor()};
               });
   }
@@ -104,16 +151,29 @@ Tensor convolution(const Tensor& x, const Tensor& weight, const Tensor& bias, co
 
 }  // namespace
 
+void set_conv_backend(ConvBackend backend) {
+  FOVEA_CHECK(backend != ConvBackend::global, "set_conv_backend",
+              "ConvBackend::global names this setting itself; pass ConvBackend::handwritten or ConvBackend::cudnn");
+  if (backend == ConvBackend::cudnn) require_cudnn_build("set_conv_backend");
+  g_conv_backend.store(backend);
+}
+
+ConvBackend conv_backend() { return g_conv_backend.load(); }
+
+void set_allow_tf32(bool allow) { g_allow_tf32.store(allow); }
+
+bool allow_tf32() { return g_allow_tf32.load(); }
+
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Shape& stride, const Shape& padding,
-              const Shape& dilation, int64_t groups) {
+              const Shape& dilation, int64_t groups, ConvBackend backend) {
   FOVEA_NVTX_RANGE("conv2d");
-  return convolution(x, weight, bias, stride, padding, dilation, groups, 2, "conv2d");
+  return convolution(x, weight, bias, stride, padding, dilation, groups, backend, 2, "conv2d");
 }
 
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Shape& stride, const Shape& padding,
-              const Shape& dilation, int64_t groups) {
+              const Shape& dilation, int64_t groups, ConvBackend backend) {
   FOVEA_NVTX_RANGE("conv3d");
-  return convolution(x, weight, bias, stride, padding, dilation, groups, 3, "conv3d");
+  return convolution(x, weight, bias, stride, padding, dilation, groups, backend, 3, "conv3d");
 }
 
 }  // namespace fovea
