@@ -1,17 +1,32 @@
-// Benchmarks of conv3d on the CPU: forward + backward (grad input and grad weight) of each of
-// the 11 distinct convolution shapes of r3d_18 at batch 8 on 16×112×112 clips, through the
-// engine. Compare the GFLOP/s with the matmul/openblas entry of the same run, e.g.
+// Benchmarks of conv3d: forward + backward (grad input and grad weight) of each of the 11
+// distinct convolution shapes of r3d_18 at batch 8 on 16×112×112 clips, through the engine, on
+// the CPU and, in CUDA builds with a GPU, on the device: variant `fovea` (the engine's default,
+// the handwritten vol2col + cuBLAS kernels) and `cudnn` (builds with cuDNN, TF32 off). Under
+// the emulator (device "cuda-emu") a few reduced shapes at batch 2 run instead, each in seconds.
+// Every variant is checked against direct loops on the CPU at sampled positions before it is
+// timed; GPU runs end with a device synchronisation. Compare the GFLOP/s with the
+// matmul/openblas entry of the same run, e.g.
 //   fovea bench --filter 'conv3d|matmul' --json conv.json
 #include <cmath>
+#include <memory>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/cpu/conv_reference.h"
 #include "engine/ops.h"
+#include "fovea/build_config.h"
 #include "profiling/bench.h"
+#if FOVEA_HAS_CUDA
+#include "engine/cuda/runtime.h"
+#endif
 
 namespace {
 
+using fovea::ConvBackend;
+using fovea::Device;
 using fovea::Shape;
 using fovea::Tensor;
 
@@ -22,6 +37,7 @@ struct ConvLayer {
 };
 
 constexpr int64_t kBatch = 8;
+constexpr int64_t kEmulatedBatch = 2;
 
 // r3d_18 on 3×16×112×112: the stem, the two conv shapes of each stage (first conv with
 // stride 2 from stage 2 on, then the repeated one) and the 1×1×1 stride-2 shortcuts.
@@ -39,9 +55,17 @@ const ConvLayer kLayers[] = {
     {"layer4_shortcut", 256, 512, {4, 14, 14}, {1, 1, 1}, {2, 2, 2}, {0, 0, 0}},
 };
 
-fovea::cpu::ConvGeometry geometry_of(const ConvLayer& l) {
+// Reduced shapes of the stem, a stage's two convolutions and its shortcut for the emulator.
+const ConvLayer kEmulatedLayers[] = {
+    {"stem", 3, 16, {8, 32, 32}, {3, 7, 7}, {1, 2, 2}, {1, 3, 3}},
+    {"layer2_down", 16, 32, {8, 16, 16}, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}},
+    {"layer2", 32, 32, {4, 8, 8}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}},
+    {"layer2_shortcut", 16, 32, {8, 16, 16}, {1, 1, 1}, {2, 2, 2}, {0, 0, 0}},
+};
+
+fovea::cpu::ConvGeometry geometry_of(const ConvLayer& l, int64_t batch) {
   fovea::cpu::ConvGeometry g;
-  g.batch = kBatch;
+  g.batch = batch;
   g.in_channels = l.in_channels;
   g.out_channels = l.out_channels;
   g.in = l.in;
@@ -53,9 +77,9 @@ fovea::cpu::ConvGeometry geometry_of(const ConvLayer& l) {
   return g;
 }
 
-std::string shape_string(const ConvLayer& l) {
+std::string shape_string(const ConvLayer& l, int64_t batch) {
   std::ostringstream s;
-  s << kBatch << "x" << l.in_channels << "x" << l.in[0] << "x" << l.in[1] << "x" << l.in[2] << "->" << l.out_channels
+  s << batch << "x" << l.in_channels << "x" << l.in[0] << "x" << l.in[1] << "x" << l.in[2] << "->" << l.out_channels
     << " k" << l.kernel[0] << "x" << l.kernel[1] << "x" << l.kernel[2] << " s" << l.stride[0] << "x" << l.stride[1]
     << "x" << l.stride[2];
   return s.str();
@@ -106,43 +130,102 @@ std::string check_sampled(const fovea::cpu::ConvGeometry& g, const Tensor& x, co
   return "";
 }
 
-void bench_layer(fovea::bench::Runner& runner, const ConvLayer& layer) {
-  const std::string kernel = std::string("conv3d_") + layer.name;
-  if (!runner.wants(kernel, {"fovea"})) return;
-  const fovea::cpu::ConvGeometry g = geometry_of(layer);
+void synchronize(Device device) {
+#if FOVEA_HAS_CUDA
+  if (device.is_cuda()) fovea::cuda::synchronize();
+#else
+  (void)device;
+#endif
+}
+
+// The convolution's tensors: CPU masters (the reference inputs) and the device copies the
+// variants run on, leaves that require grad.
+struct Problem {
+  fovea::cpu::ConvGeometry g;
+  Shape stride, padding;
+  Tensor x_master, w_master, go_master;
+  Tensor x, w, go;
+};
+
+std::shared_ptr<Problem> make_problem(const ConvLayer& layer, int64_t batch, Device device) {
+  auto p = std::make_shared<Problem>();
+  p->g = geometry_of(layer, batch);
+  p->stride = to_shape(layer.stride);
+  p->padding = to_shape(layer.padding);
   fovea::Generator gen(3);
-  Shape x_shape{kBatch, layer.in_channels};
+  Shape x_shape{batch, layer.in_channels};
   Shape w_shape{layer.out_channels, layer.in_channels};
   for (int d = 0; d < 3; ++d) {
     x_shape.push_back(layer.in[d]);
     w_shape.push_back(layer.kernel[d]);
   }
-  Tensor x = fovea::randn(x_shape, fovea::DType::f32, &gen);
-  Tensor w = fovea::mul(fovea::randn(w_shape, fovea::DType::f32, &gen), 1.0 / std::sqrt(double(g.kernel_volume())));
-  x.requires_grad_();
-  w.requires_grad_();
-  const Tensor go = fovea::randn({kBatch, layer.out_channels, g.out[0], g.out[1], g.out[2]}, fovea::DType::f32, &gen);
-  Tensor y;
-  const auto run = [&] {
-    x.zero_grad();
-    w.zero_grad();
-    y = fovea::conv3d(x, w, Tensor(), to_shape(layer.stride), to_shape(layer.padding));
-    y.backward(go);
-  };
-  const auto check = [&] {
-    return check_sampled(g, x.detach(), w.detach(), y.detach(), go, x.grad(), w.grad());
-  };
-  const double macs = double(kBatch) * g.out_channels * g.in_channels * g.kernel_volume() * g.out_plane();
+  p->x_master = fovea::randn(x_shape, fovea::DType::f32, &gen);
+  p->w_master = fovea::mul(fovea::randn(w_shape, fovea::DType::f32, &gen),
+                           1.0 / std::sqrt(double(p->g.kernel_volume())));
+  p->go_master =
+      fovea::randn({batch, layer.out_channels, p->g.out[0], p->g.out[1], p->g.out[2]}, fovea::DType::f32, &gen);
+  p->x = p->x_master.to(device);
+  p->w = p->w_master.to(device);
+  p->go = p->go_master.to(device);
+  p->x.requires_grad_();
+  p->w.requires_grad_();
+  return p;
+}
+
+fovea::bench::Variant variant(const std::shared_ptr<Problem>& p, const char* name, ConvBackend backend) {
+  const fovea::cpu::ConvGeometry& g = p->g;
+  const double macs = double(g.batch) * g.out_channels * (g.in_channels / g.groups) * g.kernel_volume() * g.out_plane();
   const double flops = 3 * 2 * macs;
-  const double bytes = 4.0 * (3.0 * double(x.numel()) + 3.0 * double(w.numel()) + 2.0 * double(go.numel()));
-  fovea::bench::Case c{.kernel = kernel, .shape = shape_string(layer)};
+  const double bytes =
+      4.0 * (3.0 * double(p->x.numel()) + 3.0 * double(p->w.numel()) + 2.0 * double(p->go.numel()));
+  const auto y = std::make_shared<Tensor>();
+  const auto run = [p, y, backend] {
+    p->x.zero_grad();
+    p->w.zero_grad();
+    *y = fovea::conv3d(p->x, p->w, Tensor(), p->stride, p->padding, {1}, 1, backend);
+    y->backward(p->go);
+    synchronize(p->x.device());
+  };
+  const auto check = [p, y] {
+    return check_sampled(p->g, p->x_master, p->w_master, y->detach().to(Device::cpu()), p->go_master,
+                         p->x.grad().to(Device::cpu()), p->w.grad().to(Device::cpu()));
+  };
+  return {name, bytes, flops, run, check};
+}
+
+void bench_layer(fovea::bench::Runner& runner, const ConvLayer& layer, int64_t batch, Device device,
+                 const std::string& device_name, const std::vector<std::pair<const char*, ConvBackend>>& backends) {
+  const std::string kernel = std::string("conv3d_") + layer.name;
+  std::vector<std::string> names;
+  for (const auto& b : backends) names.emplace_back(b.first);
+  if (!runner.wants(kernel, names)) return;
+  const auto problem = make_problem(layer, batch, device);
+  fovea::bench::Case c{.kernel = kernel, .shape = shape_string(layer, batch), .device = device_name};
   c.min_repeats = 3;
-  c.variants.push_back({"fovea", bytes, flops, run, check});
+  if (device_name == "cuda-emu") {
+    c.min_repeats = 1;
+    c.min_seconds = 0;
+  }
+  for (const auto& [name, backend] : backends) c.variants.push_back(variant(problem, name, backend));
   runner.run(std::move(c));
 }
 
 }  // namespace
 
 FOVEA_BENCH(conv3d) {
-  for (const ConvLayer& layer : kLayers) bench_layer(runner, layer);
+  for (const ConvLayer& layer : kLayers)
+    bench_layer(runner, layer, kBatch, Device::cpu(), "cpu", {{"fovea", ConvBackend::global}});
+#if FOVEA_HAS_CUDA
+  if (!fovea::cuda::available()) return;
+  if (fovea::cuda::emulated()) {
+    for (const ConvLayer& layer : kEmulatedLayers)
+      bench_layer(runner, layer, kEmulatedBatch, Device::cuda(), "cuda-emu", {{"fovea", ConvBackend::global}});
+    return;
+  }
+  std::vector<std::pair<const char*, ConvBackend>> backends = {{"fovea", ConvBackend::global}};
+#if FOVEA_HAS_CUDNN
+  backends.emplace_back("cudnn", ConvBackend::cudnn);
+#endif
+  for (const ConvLayer& layer : kLayers) bench_layer(runner, layer, kBatch, Device::cuda(), "cuda", backends);
+#endif
 }
