@@ -31,6 +31,22 @@ std::vector<Registered>& registry() {
 
 Registrar::Registrar(const char* name, BenchFn fn) { registry().push_back({name, fn}); }
 
+std::vector<Target> targets() {
+  std::vector<Target> out{{Device::cpu(), "cpu"}};
+#if FOVEA_HAS_CUDA
+  if (cuda::available()) out.push_back({Device::cuda(0), cuda::emulated() ? "cuda-emu" : "cuda"});
+#endif
+  return out;
+}
+
+void synchronize(const Device& device) {
+#if FOVEA_HAS_CUDA
+  if (device.is_cuda()) cuda::synchronize();
+#else
+  (void)device;
+#endif
+}
+
 namespace {
 
 // Peak DRAM bandwidth of the device a record ran on, in GB/s; 0 when unknown (the CPU, whose

@@ -7,7 +7,21 @@
 #include <string>
 #include <vector>
 
+#include "engine/device.h"
+
 namespace fovea::bench {
+
+// Where benchmarks run: the CPU and, in builds with a CUDA backend and a device, "cuda" (a GPU)
+// or "cuda-emu" (the SIMT emulator, where benchmarks use reduced sizes).
+struct Target {
+  Device device;
+  std::string name;
+  bool emulated() const { return name == "cuda-emu"; }
+};
+std::vector<Target> targets();
+
+// Waits for the work queued on `device` (none on the CPU); timed runs end with it.
+void synchronize(const Device& device);
 
 struct Variant {
   std::string name;     // e.g. "fovea", "openblas", "fused", "unfused"

@@ -19,9 +19,6 @@
 #include "engine/ops.h"
 #include "fovea/build_config.h"
 #include "profiling/bench.h"
-#if FOVEA_HAS_CUDA
-#include "engine/cuda/runtime.h"
-#endif
 
 namespace {
 
@@ -130,13 +127,7 @@ std::string check_sampled(const fovea::cpu::ConvGeometry& g, const Tensor& x, co
   return "";
 }
 
-void synchronize(Device device) {
-#if FOVEA_HAS_CUDA
-  if (device.is_cuda()) fovea::cuda::synchronize();
-#else
-  (void)device;
-#endif
-}
+using fovea::bench::synchronize;
 
 // The convolution's tensors: CPU masters (the reference inputs) and the device copies the
 // variants run on, leaves that require grad.
@@ -213,19 +204,16 @@ void bench_layer(fovea::bench::Runner& runner, const ConvLayer& layer, int64_t b
 }  // namespace
 
 FOVEA_BENCH(conv3d) {
-  for (const ConvLayer& layer : kLayers)
-    bench_layer(runner, layer, kBatch, Device::cpu(), "cpu", {{"fovea", ConvBackend::global}});
-#if FOVEA_HAS_CUDA
-  if (!fovea::cuda::available()) return;
-  if (fovea::cuda::emulated()) {
-    for (const ConvLayer& layer : kEmulatedLayers)
-      bench_layer(runner, layer, kEmulatedBatch, Device::cuda(), "cuda-emu", {{"fovea", ConvBackend::global}});
-    return;
-  }
-  std::vector<std::pair<const char*, ConvBackend>> backends = {{"fovea", ConvBackend::global}};
+  for (const fovea::bench::Target& t : fovea::bench::targets()) {
+    if (t.emulated()) {
+      for (const ConvLayer& layer : kEmulatedLayers)
+        bench_layer(runner, layer, kEmulatedBatch, t.device, t.name, {{"fovea", ConvBackend::global}});
+      continue;
+    }
+    std::vector<std::pair<const char*, ConvBackend>> backends = {{"fovea", ConvBackend::global}};
 #if FOVEA_HAS_CUDNN
-  backends.emplace_back("cudnn", ConvBackend::cudnn);
+    if (t.device.is_cuda()) backends.emplace_back("cudnn", ConvBackend::cudnn);
 #endif
-  for (const ConvLayer& layer : kLayers) bench_layer(runner, layer, kBatch, Device::cuda(), "cuda", backends);
-#endif
+    for (const ConvLayer& layer : kLayers) bench_layer(runner, layer, kBatch, t.device, t.name, backends);
+  }
 }

@@ -18,12 +18,8 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
-#include "fovea/build_config.h"
 #include "models/convgru.h"
 #include "profiling/bench.h"
-#if FOVEA_HAS_CUDA
-#include "engine/cuda/runtime.h"
-#endif
 
 namespace {
 
@@ -68,13 +64,7 @@ std::string compare(const Tensor& actual, const Tensor& expected) {
   return out.str();
 }
 
-void synchronize(Device device) {
-#if FOVEA_HAS_CUDA
-  if (device.is_cuda()) fovea::cuda::synchronize();
-#else
-  (void)device;
-#endif
-}
+using fovea::bench::synchronize;
 
 fovea::ConvGRUWeights on(const fovea::ConvGRUWeights& w, Device device, DType dtype) {
   auto move = [&](const Tensor& t) { return t.detach().to(dtype).to(device); };
@@ -112,12 +102,6 @@ void run_case(fovea::bench::Runner& runner, const Problem& p, Device device, con
 
 FOVEA_BENCH(convgru) {
   if (!runner.wants("convgru", {"fused", "unfused"})) return;
-  run_case(runner, {16, 256, 256, 4, 4, 5}, Device::cpu(), "cpu");
-#if FOVEA_HAS_CUDA
-  if (!fovea::cuda::available()) return;
-  if (fovea::cuda::emulated())
-    run_case(runner, {2, 16, 16, 4, 4, 3}, Device::cuda(), "cuda-emu");
-  else
-    run_case(runner, {16, 256, 256, 4, 4, 5}, Device::cuda(), "cuda");
-#endif
+  for (const fovea::bench::Target& t : fovea::bench::targets())
+    run_case(runner, t.emulated() ? Problem{2, 16, 16, 4, 4, 3} : Problem{16, 256, 256, 4, 4, 5}, t.device, t.name);
 }

@@ -10,12 +10,8 @@
 #include <string>
 
 #include "engine/ops.h"
-#include "fovea/build_config.h"
 #include "models/cosine_attention.h"
 #include "profiling/bench.h"
-#if FOVEA_HAS_CUDA
-#include "engine/cuda/runtime.h"
-#endif
 
 namespace {
 
@@ -117,13 +113,7 @@ Reference make_reference(const Operands& o) {
 
 using Predictor = Tensor (*)(const Tensor&, const Tensor&, const Tensor&, double);
 
-void synchronize(Device device) {
-#if FOVEA_HAS_CUDA
-  if (device.is_cuda()) fovea::cuda::synchronize();
-#else
-  (void)device;
-#endif
-}
+using fovea::bench::synchronize;
 
 void run_cases(fovea::bench::Runner& runner, const Problem& p, Device device, const std::string& device_name) {
   const auto operands = std::make_shared<Operands>(make_operands(p, device));
@@ -179,12 +169,6 @@ FOVEA_BENCH(cosine_attention) {
   if (!runner.wants("cosine_attention", {"fused", "unfused"}) &&
       !runner.wants("cosine_attention_train", {"fused", "unfused"}))
     return;
-  run_cases(runner, {16, 512, 2, 7, 7}, Device::cpu(), "cpu");
-#if FOVEA_HAS_CUDA
-  if (!fovea::cuda::available()) return;
-  if (fovea::cuda::emulated())
-    run_cases(runner, {2, 64, 2, 4, 4}, Device::cuda(), "cuda-emu");
-  else
-    run_cases(runner, {16, 512, 2, 7, 7}, Device::cuda(), "cuda");
-#endif
+  for (const fovea::bench::Target& t : fovea::bench::targets())
+    run_cases(runner, t.emulated() ? Problem{2, 64, 2, 4, 4} : Problem{16, 512, 2, 7, 7}, t.device, t.name);
 }

@@ -14,14 +14,10 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
-#include "fovea/build_config.h"
 #include "losses/infonce.h"
 #include "losses/memory_bank.h"
 #include "profiling/bench.h"
 
-#if FOVEA_HAS_CUDA
-#include "engine/cuda/runtime.h"
-#endif
 
 namespace {
 
@@ -47,27 +43,10 @@ struct Sizes {
 constexpr Sizes kPaper{16, 128, 1024, 9537 * 5};
 constexpr Sizes kEmulated{5, 37, 50, 200};
 
-struct Target {
-  Device device;
-  std::string name;
-  Sizes sizes;
-};
+using fovea::bench::synchronize;
+using fovea::bench::Target;
 
-std::vector<Target> targets() {
-  std::vector<Target> out{{Device::cpu(), "cpu", kPaper}};
-#if FOVEA_HAS_CUDA
-  if (fovea::cuda::available())
-    out.push_back(fovea::cuda::emulated() ? Target{Device::cuda(0), "cuda-emu", kEmulated}
-                                          : Target{Device::cuda(0), "cuda", kPaper});
-#endif
-  return out;
-}
-
-void synchronize(const Device& device) {
-#if FOVEA_HAS_CUDA
-  if (device.is_cuda()) fovea::cuda::synchronize();
-#endif
-}
+const Sizes& sizes_for(const Target& t) { return t.emulated() ? kEmulated : kPaper; }
 
 Tensor unit_rows(const fovea::Shape& shape, fovea::Generator& gen) {
   return fovea::normalize(fovea::randn(shape, DType::f32, &gen));
@@ -95,7 +74,7 @@ struct InfonceProblem {
 };
 
 InfonceProblem make_infonce_problem(const Target& t) {
-  const Sizes& s = t.sizes;
+  const Sizes& s = sizes_for(t);
   fovea::Generator gen(11);
   InfonceProblem p;
   p.queries = unit_rows({s.batch, s.dim}, gen);
@@ -141,7 +120,7 @@ void bench_infonce(fovea::bench::Runner& runner, const Target& t) {
     return e;
   };
 
-  const double B = t.sizes.batch, D = t.sizes.dim, K = t.sizes.count, s = kElement;
+  const double B = sizes_for(t).batch, D = sizes_for(t).dim, K = sizes_for(t).count, s = kElement;
   const double candidates = B * (K + 1);
   const double index_scan = B * K * kIndex + 2 * B * D * s;  // the fused op's input scan: indices, q, pos
   const auto variant = [&](const char* name, bool fused, bool backward, double bytes, double flops) {
@@ -152,7 +131,7 @@ void bench_infonce(fovea::bench::Runner& runner, const Target& t) {
                                  }};
   };
   if (training) {
-    fovea::bench::Case c{.kernel = "infonce", .shape = t.sizes.str(), .device = t.name};
+    fovea::bench::Case c{.kernel = "infonce", .shape = sizes_for(t).str(), .device = t.name};
     // fused: scan + forward reads q, pos, the indices and each gathered row once (B·K·D), writes
     // the losses, p₀ and the expectation [B, D]; backward reads g, p₀, q, pos and the expectation,
     // writes both gradients. Flops: a dot and an expectation update per candidate, 4·B·(K+1)·D.
@@ -171,7 +150,7 @@ void bench_infonce(fovea::bench::Runner& runner, const Target& t) {
     runner.run(std::move(c));
   }
   if (forward_only) {
-    fovea::bench::Case c{.kernel = "infonce_forward", .shape = t.sizes.str(), .device = t.name};
+    fovea::bench::Case c{.kernel = "infonce_forward", .shape = sizes_for(t).str(), .device = t.name};
     // fused: scan, then q, pos, the indices and each gathered row once; writes losses and p₀.
     c.variants.push_back(variant("fused", true, false,
                                  index_scan + B * K * kIndex + s * (B * K * D + 2 * B * D + 2 * B),
@@ -192,7 +171,7 @@ struct BankProblem {
 
 void bench_memory_bank_update(fovea::bench::Runner& runner, const Target& t) {
   if (!runner.wants("memory_bank_update", {"fused", "unfused"})) return;
-  const Sizes& s = t.sizes;
+  const Sizes& s = sizes_for(t);
   fovea::Generator gen(12);
   auto p = std::make_shared<BankProblem>();
   p->bank0 = unit_rows({s.rows, s.dim}, gen);
@@ -241,7 +220,7 @@ void bench_memory_bank_update(fovea::bench::Runner& runner, const Target& t) {
 }  // namespace
 
 FOVEA_BENCH(infonce) {
-  for (const Target& t : targets()) {
+  for (const Target& t : fovea::bench::targets()) {
     bench_infonce(runner, t);
     bench_memory_bank_update(runner, t);
   }

@@ -16,12 +16,8 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/optim.h"
-#include "fovea/build_config.h"
 #include "profiling/bench.h"
 
-#if FOVEA_HAS_CUDA
-#include "engine/cuda/runtime.h"
-#endif
 
 namespace {
 
@@ -57,29 +53,11 @@ std::vector<fovea::Shape> r3d_18_shapes(int64_t base) {
   return shapes;
 }
 
-struct Target {
-  Device device;
-  std::string name;
-  int64_t base;
-};
+using fovea::bench::synchronize;
+using fovea::bench::Target;
 
-std::vector<Target> targets() {
-  std::vector<Target> out{{Device::cpu(), "cpu", 64}};
-#if FOVEA_HAS_CUDA
-  if (fovea::cuda::available())
-    out.push_back(fovea::cuda::emulated() ? Target{Device::cuda(0), "cuda-emu", 4}
-                                          : Target{Device::cuda(0), "cuda", 64});
-#endif
-  return out;
-}
-
-void synchronize(const Device& device) {
-#if FOVEA_HAS_CUDA
-  if (device.is_cuda()) fovea::cuda::synchronize();
-#else
-  (void)device;
-#endif
-}
+// Stem channels: the real network's 64, or 4 (1/16 of every layer's channels) under the emulator.
+int64_t base_channels(const Target& t) { return t.emulated() ? 4 : 64; }
 
 // Parameters with fixed gradients, their initial values and the f64 CPU reference after two
 // steps.
@@ -97,7 +75,7 @@ template <typename Reference>
 std::shared_ptr<Problem> make_problem(const Target& t, Reference&& reference) {
   fovea::Generator gen(21);
   auto p = std::make_shared<Problem>();
-  for (const fovea::Shape& shape : r3d_18_shapes(t.base)) {
+  for (const fovea::Shape& shape : r3d_18_shapes(base_channels(t))) {
     const Tensor initial = fovea::mul(fovea::randn(shape, DType::f32, &gen), 0.05);
     const Tensor grad = fovea::mul(fovea::randn(shape, DType::f32, &gen), 1e-3);
     const Tensor p64 = initial.to(DType::f64).requires_grad_();
@@ -248,7 +226,7 @@ void bench_adamw(fovea::bench::Runner& runner, const Target& t) {
 }  // namespace
 
 FOVEA_BENCH(optim) {
-  for (const Target& t : targets()) {
+  for (const Target& t : fovea::bench::targets()) {
     bench_sgd(runner, t);
     bench_adamw(runner, t);
   }
