@@ -1,6 +1,9 @@
 // Augmentation kernels (plain C++ loops over u8 frames, ported from the Pillow, torchvision
 // and scikit-image code the papers' pipelines ran, down to their rounding) and the
-// configurable clip pipeline built from them.
+// configurable clip pipeline built from them. Where a result depends on few inputs it comes
+// from a table filled by the ported formula (per-value enhancer maps, the HSV hue and
+// saturation), and resampling runs fixed-length integer loops; all of it bit-identical to
+// the direct port.
 #include "data/augment.h"
 
 #include <algorithm>
@@ -18,14 +21,18 @@ constexpr const char* kOp = "augment";
 // Python's round(): half to even (the default floating-point rounding mode).
 int64_t round_half_even(double v) { return static_cast<int64_t>(std::nearbyint(v)); }
 
-// Pillow's separable resampling (Resample.c) for one axis: per output index, the first input
-// index, the tap count and 22-bit fixed-point weights of the bilinear (triangle) filter.
+// Pillow's separable resampling (Resample.c) for one axis: per output index, the bilinear
+// (triangle) filter's 22-bit fixed-point weights. Every output reads a window of `window`
+// consecutive inputs from `first` (Pillow's taps, moved inside the input and zero-padded), so
+// the loops have a fixed trip count; the sums are exact integers, so the padding and the order
+// of accumulation change nothing.
 constexpr int kPrecisionBits = 32 - 8 - 2;
+constexpr int32_t kHalf = 1 << (kPrecisionBits - 1);
 
 struct Taps {
-  int64_t ksize = 0;
-  std::vector<int64_t> first, count;
-  std::vector<int32_t> weights;  // ksize per output
+  int64_t window = 0;
+  std::vector<int64_t> first;
+  std::vector<int32_t> weights;  // window per output
 };
 
 Taps bilinear_taps(int64_t in_size, int64_t out_size) {
@@ -33,11 +40,10 @@ Taps bilinear_taps(int64_t in_size, int64_t out_size) {
   double filterscale = std::max(scale, 1.0);
   double support = filterscale, ss = 1.0 / filterscale;
   Taps taps;
-  taps.ksize = static_cast<int64_t>(std::ceil(support)) * 2 + 1;
+  taps.window = std::min(static_cast<int64_t>(std::ceil(support)) * 2 + 1, in_size);
   taps.first.resize(out_size);
-  taps.count.resize(out_size);
-  taps.weights.assign(static_cast<size_t>(out_size * taps.ksize), 0);
-  std::vector<double> k(static_cast<size_t>(taps.ksize));
+  taps.weights.assign(static_cast<size_t>(out_size * taps.window), 0);
+  std::vector<double> k(static_cast<size_t>(std::ceil(support)) * 2 + 1);
   for (int64_t xx = 0; xx < out_size; ++xx) {
     double center = (xx + 0.5) * scale;
     auto xmin = std::max<int64_t>(0, static_cast<int>(center - support + 0.5));
@@ -48,40 +54,71 @@ Taps bilinear_taps(int64_t in_size, int64_t out_size) {
       k[x] = w;
       total += w;
     }
+    const int64_t first = std::min(xmin, in_size - taps.window);
+    int32_t* weights = &taps.weights[xx * taps.window + (xmin - first)];
     for (int64_t x = 0; x < xmax; ++x) {
       double w = total != 0.0 ? k[x] / total : k[x];
-      taps.weights[xx * taps.ksize + x] =
-          static_cast<int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
+      weights[x] = static_cast<int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
     }
-    taps.first[xx] = xmin;
-    taps.count[xx] = xmax;
+    taps.first[xx] = first;
   }
   return taps;
 }
 
-uint8_t clip8(int32_t v) {
-  if (v >= (1 << kPrecisionBits << 8)) return 255;
-  if (v <= 0) return 0;
-  return static_cast<uint8_t>(v >> kPrecisionBits);
+uint8_t clip8(int32_t v) { return static_cast<uint8_t>(std::clamp(v >> kPrecisionBits, 0, 255)); }
+
+// Horizontal pass over `lines` interleaved RGB lines (strides in bytes) into lines of
+// taps.first.size() pixels; Window > 0 fixes taps.window at compile time.
+template <int Window>
+void resample_rows(const uint8_t* in, int64_t lines, int64_t in_stride, uint8_t* out, int64_t out_stride,
+                   const Taps& taps) {
+  const auto out_len = static_cast<int64_t>(taps.first.size());
+  const int64_t window = Window > 0 ? Window : taps.window;
+  for (int64_t line = 0; line < lines; ++line) {
+    const uint8_t* src = in + line * in_stride;
+    uint8_t* dst = out + line * out_stride;
+    const int32_t* k = taps.weights.data();
+    for (int64_t xx = 0; xx < out_len; ++xx, dst += 3, k += window) {
+      const uint8_t* px = src + 3 * taps.first[xx];
+      int32_t r = kHalf, g = kHalf, b = kHalf;
+      for (int64_t x = 0; x < window; ++x, px += 3) {
+        r += px[0] * k[x];
+        g += px[1] * k[x];
+        b += px[2] * k[x];
+      }
+      dst[0] = clip8(r);
+      dst[1] = clip8(g);
+      dst[2] = clip8(b);
+    }
+  }
 }
 
-// One resampling pass over interleaved RGB rows: `lines` lines of `in_len` pixels (pixel
-// stride `step`, line stride `line_stride`, both in bytes) into lines of taps.first.size().
-void resample_pass(const uint8_t* in, int64_t lines, int64_t line_stride, int64_t step, uint8_t* out,
-                   int64_t out_line_stride, int64_t out_step, const Taps& taps) {
+void resample_rows(const uint8_t* in, int64_t lines, int64_t in_stride, uint8_t* out, int64_t out_stride,
+                   const Taps& taps) {
+  switch (taps.window) {
+    case 3: return resample_rows<3>(in, lines, in_stride, out, out_stride, taps);
+    case 5: return resample_rows<5>(in, lines, in_stride, out, out_stride, taps);
+    case 7: return resample_rows<7>(in, lines, in_stride, out, out_stride, taps);
+    default: return resample_rows<0>(in, lines, in_stride, out, out_stride, taps);
+  }
+}
+
+// Vertical pass: each output row (row_bytes bytes) is the weighted sum of whole input rows.
+void resample_columns(const uint8_t* in, int64_t in_stride, uint8_t* out, int64_t row_bytes, const Taps& taps,
+                      std::vector<int32_t>& acc) {
+  acc.resize(static_cast<size_t>(row_bytes));
+  int32_t* a = acc.data();
   const auto out_len = static_cast<int64_t>(taps.first.size());
-  for (int64_t line = 0; line < lines; ++line) {
-    const uint8_t* src = in + line * line_stride;
-    uint8_t* dst = out + line * out_line_stride;
-    for (int64_t xx = 0; xx < out_len; ++xx) {
-      const int32_t* k = &taps.weights[xx * taps.ksize];
-      const uint8_t* base = src + taps.first[xx] * step;
-      for (int c = 0; c < 3; ++c) {
-        int32_t acc = 1 << (kPrecisionBits - 1);
-        for (int64_t x = 0; x < taps.count[xx]; ++x) acc += base[x * step + c] * k[x];
-        dst[xx * out_step + c] = clip8(acc);
-      }
+  for (int64_t yy = 0; yy < out_len; ++yy, out += row_bytes) {
+    std::fill_n(a, row_bytes, kHalf);
+    const int32_t* k = &taps.weights[yy * taps.window];
+    for (int64_t y = 0; y < taps.window; ++y) {
+      if (k[y] == 0) continue;
+      const uint8_t* row = in + (taps.first[yy] + y) * in_stride;
+      const int32_t w = k[y];
+      for (int64_t j = 0; j < row_bytes; ++j) a[j] += row[j] * w;
     }
+    for (int64_t j = 0; j < row_bytes; ++j) out[j] = clip8(a[j]);
   }
 }
 
@@ -111,16 +148,18 @@ uint8_t pil_blend(int degenerate, int pixel, float alpha) {
   return static_cast<uint8_t>(value);
 }
 
-// ImageEnhance: Image.blend(degenerate, image, factor), with its copies at 0 and 1.
-template <typename Degenerate>
-void enhance(uint8_t* rgb, int64_t pixels, double factor, Degenerate degenerate_of) {
+// ImageEnhance: Image.blend(degenerate, image, factor), a copy of the degenerate at 0.
+uint8_t pil_enhance(int degenerate, int pixel, float alpha) {
+  return alpha == 0.0f ? static_cast<uint8_t>(degenerate) : pil_blend(degenerate, pixel, alpha);
+}
+
+// A blend towards one value for the whole frame maps each u8 value through a 256-entry table.
+void enhance_towards(uint8_t* rgb, int64_t pixels, int degenerate, double factor) {
   auto alpha = static_cast<float>(factor);
   if (alpha == 1.0f) return;
-  for (int64_t p = 0; p < pixels; ++p, rgb += 3) {
-    int degenerate = degenerate_of(rgb);
-    for (int c = 0; c < 3; ++c)
-      rgb[c] = alpha == 0.0f ? static_cast<uint8_t>(degenerate) : pil_blend(degenerate, rgb[c], alpha);
-  }
+  std::array<uint8_t, 256> table;
+  for (int v = 0; v < 256; ++v) table[v] = pil_enhance(degenerate, v, alpha);
+  for (int64_t i = 0; i < pixels * 3; ++i) rgb[i] = table[rgb[i]];
 }
 
 uint8_t clip_u8(int v) { return static_cast<uint8_t>(std::clamp(v, 0, 255)); }
@@ -147,28 +186,75 @@ void pil_rgb_to_hsv(const uint8_t* rgb, uint8_t* hsv) {
   hsv[1] = clip_u8(static_cast<int>(s * 255.0));
 }
 
-// Pillow Convert.c hsv2rgb.
-void pil_hsv_to_rgb(const uint8_t* hsv, uint8_t* rgb) {
-  uint8_t h = hsv[0], s = hsv[1], v = hsv[2];
-  if (s == 0) {
-    rgb[0] = rgb[1] = rgb[2] = v;
-    return;
-  }
-  auto i = static_cast<int>(std::floor(static_cast<float>(h) * 6.0 / 255.0));
-  auto f = static_cast<float>(static_cast<float>(h) * 6.0 / 255.0 - static_cast<float>(i));
-  auto fs = static_cast<float>(static_cast<float>(s) / 255.0);
-  float fsf = fs * f;
-  uint8_t p = clip_u8(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs))));
-  uint8_t q = clip_u8(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fsf))));
-  uint8_t t = clip_u8(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs * (1.0 - f)))));
-  switch (i % 6) {
-    case 0: rgb[0] = v, rgb[1] = t, rgb[2] = p; break;
-    case 1: rgb[0] = q, rgb[1] = v, rgb[2] = p; break;
-    case 2: rgb[0] = p, rgb[1] = v, rgb[2] = t; break;
-    case 3: rgb[0] = p, rgb[1] = q, rgb[2] = v; break;
-    case 4: rgb[0] = t, rgb[1] = p, rgb[2] = v; break;
-    default: rgb[0] = v, rgb[1] = p, rgb[2] = q; break;
-  }
+// Pillow's round() of a non-negative double (half away from zero), without a libm call.
+int round_non_negative(double x) {
+  auto i = static_cast<int>(x);
+  return i + (x - i >= 0.5 ? 1 : 0);
+}
+
+// Tables for Pillow's u8 HSV round trip. Forward, the hue depends only on which channel is
+// the maximum (r, then g, then b on ties), the range max - min and the distance n of one other
+// channel from the maximum: [max channel][range][n] when the channel after the maximum's
+// successor is the minimum, [max channel][n][range] otherwise (the diagonal n = range, two
+// equal minima, is the same value either way); the saturation depends on (max, min). Both are
+// filled from pil_rgb_to_hsv. Backward (Convert.c hsv2rgb), per u8 hue the sector i and the
+// fraction f, per u8 saturation s/255, computed as Pillow does.
+struct HsvTables {
+  std::vector<uint8_t> hue = std::vector<uint8_t>(3 << 16), saturation = std::vector<uint8_t>(1 << 16);
+  std::array<uint8_t, 256> sector{};
+  std::array<float, 256> fraction{}, fs{};
+};
+
+constexpr int kNext[3] = {1, 2, 0}, kAfterNext[3] = {2, 0, 1};
+
+const HsvTables& hsv_tables() {
+  static const HsvTables tables = [] {
+    HsvTables t;
+    uint8_t rgb[3], hsv[3];
+    for (int m = 0; m < 3; ++m)
+      for (int range = 0; range < 256; ++range)
+        for (int n = 0; n <= range; ++n) {
+          rgb[m] = 255;
+          rgb[kNext[m]] = static_cast<uint8_t>(255 - n);
+          rgb[kAfterNext[m]] = static_cast<uint8_t>(255 - range);
+          pil_rgb_to_hsv(rgb, hsv);
+          t.hue[(m << 16) | (range << 8) | n] = hsv[0];
+          rgb[kNext[m]] = static_cast<uint8_t>(255 - range);
+          rgb[kAfterNext[m]] = static_cast<uint8_t>(255 - n);
+          pil_rgb_to_hsv(rgb, hsv);
+          t.hue[(m << 16) | (n << 8) | range] = hsv[0];
+        }
+    for (int maxc = 0; maxc < 256; ++maxc)
+      for (int minc = 0; minc <= maxc; ++minc) {
+        rgb[0] = static_cast<uint8_t>(maxc);
+        rgb[1] = rgb[2] = static_cast<uint8_t>(minc);
+        pil_rgb_to_hsv(rgb, hsv);
+        t.saturation[(maxc << 8) | minc] = hsv[1];
+      }
+    for (int h = 0; h < 256; ++h) {
+      auto i = static_cast<int>(std::floor(static_cast<float>(h) * 6.0 / 255.0));
+      t.fraction[h] = static_cast<float>(static_cast<float>(h) * 6.0 / 255.0 - static_cast<float>(i));
+      t.sector[h] = static_cast<uint8_t>(i % 6);
+      t.fs[h] = static_cast<float>(static_cast<float>(h) / 255.0);
+    }
+    return t;
+  }();
+  return tables;
+}
+
+// Convert.c hsv2rgb: the channels take v, p = v(1 - s) and, by sector, q = v(1 - s·f) or
+// t = v(1 - s(1 - f)); p, q, t rounded. With s = 0 all three are v, Pillow's grey case.
+void pil_hsv_to_rgb(const HsvTables& tables, int h, int s, int v, uint8_t* rgb) {
+  // Positions of v, the sector's q or t, and p in (r, g, b).
+  static constexpr uint8_t kPlace[6][3] = {{0, 1, 2}, {1, 0, 2}, {1, 2, 0}, {2, 1, 0}, {2, 0, 1}, {0, 2, 1}};
+  const int sector = tables.sector[h];
+  const float fs = tables.fs[s], f = tables.fraction[h];
+  const auto fv = static_cast<float>(v);
+  int p = round_non_negative(fv * (1.0 - fs));
+  int mid = sector & 1 ? round_non_negative(fv * (1.0 - fs * f)) : round_non_negative(fv * (1.0 - fs * (1.0 - f)));
+  rgb[kPlace[sector][0]] = static_cast<uint8_t>(v);
+  rgb[kPlace[sector][1]] = clip_u8(mid);
+  rgb[kPlace[sector][2]] = clip_u8(p);
 }
 
 // Pillow BoxBlur.c _gaussian_blur_radius: the fractional box radius whose `passes` box
@@ -249,23 +335,23 @@ Clip crop_resize(const Clip& clip, const CropBox& box, int64_t out_height, int64
   }
   const bool horizontal = out_width != box.width, vertical = out_height != box.height;
   Taps xs = bilinear_taps(box.width, out_width), ys = bilinear_taps(box.height, out_height);
-  std::vector<uint8_t> mid(static_cast<size_t>(horizontal ? box.height * out_width * 3 : 0));
+  const int64_t out_row = out_width * 3;
+  std::vector<uint8_t> mid(static_cast<size_t>(horizontal ? box.height * out_row : 0));
+  std::vector<int32_t> acc;
   for (int64_t t = 0; t < clip.frames; ++t) {
     const uint8_t* src = clip.frame(t) + box.top * row + box.left * 3;
     uint8_t* dst = out.frame(t);
     const uint8_t* rows = src;
     int64_t rows_stride = row;
     if (horizontal) {
-      resample_pass(src, box.height, row, 3, mid.data(), out_width * 3, 3, xs);
+      resample_rows(src, box.height, row, mid.data(), out_row, xs);
       rows = mid.data();
-      rows_stride = out_width * 3;
+      rows_stride = out_row;
     }
     if (vertical) {
-      // Columns as lines: pixel step is a row, line step is a pixel.
-      resample_pass(rows, out_width, 3, rows_stride, dst, 3, out_width * 3, ys);
+      resample_columns(rows, rows_stride, dst, out_row, ys, acc);
     } else {
-      for (int64_t y = 0; y < out_height; ++y)
-        std::copy_n(rows + y * rows_stride, out_width * 3, dst + y * out_width * 3);
+      for (int64_t y = 0; y < out_height; ++y) std::copy_n(rows + y * rows_stride, out_row, dst + y * out_row);
     }
   }
   return out;
@@ -345,7 +431,7 @@ ColorJitterParams sample_color_jitter(const ColorJitter& jitter, CounterRng& rng
 
 void adjust_brightness_frame(uint8_t* rgb, int64_t pixels, double factor) {
   FOVEA_CHECK(factor >= 0, kOp, "brightness factor must be non-negative, got ", factor);
-  enhance(rgb, pixels, factor, [](const uint8_t*) { return 0; });
+  enhance_towards(rgb, pixels, 0, factor);
 }
 
 void adjust_contrast_frame(uint8_t* rgb, int64_t pixels, double factor) {
@@ -354,22 +440,31 @@ void adjust_contrast_frame(uint8_t* rgb, int64_t pixels, double factor) {
   int64_t sum = 0;
   for (int64_t p = 0; p < pixels; ++p) sum += pil_luma(rgb + 3 * p);
   auto mean = static_cast<int>(static_cast<double>(sum) / static_cast<double>(pixels) + 0.5);
-  enhance(rgb, pixels, factor, [mean](const uint8_t*) { return mean; });
+  enhance_towards(rgb, pixels, mean, factor);
 }
 
 void adjust_saturation_frame(uint8_t* rgb, int64_t pixels, double factor) {
   FOVEA_CHECK(factor >= 0, kOp, "saturation factor must be non-negative, got ", factor);
-  enhance(rgb, pixels, factor, [](const uint8_t* px) { return int{pil_luma(px)}; });
+  auto alpha = static_cast<float>(factor);
+  if (alpha == 1.0f) return;
+  for (int64_t p = 0; p < pixels; ++p, rgb += 3) {
+    int luma = pil_luma(rgb);
+    for (int c = 0; c < 3; ++c) rgb[c] = pil_enhance(luma, rgb[c], alpha);
+  }
 }
 
 void adjust_hue_frame(uint8_t* rgb, int64_t pixels, double factor) {
   FOVEA_CHECK(factor >= -0.5 && factor <= 0.5, kOp, "hue factor must be in [-0.5, 0.5], got ", factor);
   auto shift = static_cast<uint8_t>(static_cast<int32_t>(factor * 255));
+  const HsvTables& tables = hsv_tables();
   for (int64_t p = 0; p < pixels; ++p, rgb += 3) {
-    uint8_t hsv[3];
-    pil_rgb_to_hsv(rgb, hsv);
-    hsv[0] = static_cast<uint8_t>(hsv[0] + shift);
-    pil_hsv_to_rgb(hsv, rgb);
+    const int maxc = std::max({rgb[0], rgb[1], rgb[2]}), minc = std::min({rgb[0], rgb[1], rgb[2]});
+    if (maxc == minc) continue;  // grey: h = s = 0 and back to the same grey
+    const int m = rgb[0] == maxc ? 0 : rgb[1] == maxc ? 1 : 2, range = maxc - minc;
+    const int index = rgb[kAfterNext[m]] == minc ? (range << 8) | (maxc - rgb[kNext[m]])
+                                                  : ((maxc - rgb[kAfterNext[m]]) << 8) | range;
+    const auto h = static_cast<uint8_t>(tables.hue[(m << 16) | index] + shift);
+    pil_hsv_to_rgb(tables, h, tables.saturation[(maxc << 8) | minc], maxc, rgb);
   }
 }
 

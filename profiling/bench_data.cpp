@@ -1,7 +1,8 @@
 // Data-pipeline benchmarks: decoding a 16-frame clip from the middle of a 320x240 H.264
 // video (the size of UCF101 videos), decode + augmentation to a normalised 3x16x112x112
 // clip, and the threaded loader delivering batches of two-clip samples (also with the frame
-// cache holding every decoded frame, which leaves augmentation as the cost). Each run processes
+// cache holding every decoded frame, which leaves augmentation as the cost), and augmentation
+// alone on a rendered clip. Each run processes
 // a known number of clips (in the shape string), so clips/s = clips per run / time; bytes
 // are the output bytes, so the reported GB/s is output bandwidth.
 #include <unistd.h>
@@ -137,6 +138,34 @@ FOVEA_BENCH(bench_video_decode) {
   };
   augmented.variants.push_back(std::move(v));
   runner.run(augmented);
+}
+
+// Augmentation alone: the same pipeline on a rendered 16x240x320 clip, one key per run.
+FOVEA_BENCH(bench_clip_augment) {
+  if (!runner.wants("clip_augment", {"video_contrastive"})) return;
+  auto clip = std::make_shared<Clip>(render_synthetic_video(1, kSeed, 1, kClipFrames, kHeight, kWidth));
+  auto out = std::make_shared<FloatClip>();
+  auto counter = std::make_shared<uint64_t>(0);
+  AugmentConfig config = video_contrastive_augment(kCrop);
+  fovea::bench::Case c;
+  c.kernel = "clip_augment";
+  c.shape = "3x16x112x112 f32 from 16x240x320 rgb, 1 clip/run";
+  fovea::bench::Variant v;
+  v.name = "video_contrastive";
+  v.bytes = static_cast<double>(3 * kClipFrames * kCrop * kCrop * sizeof(float));
+  v.run = [clip, out, counter, config] { *out = augment_clip(*clip, config, CounterRng({kSeed, 1, (*counter)++})); };
+  v.check = [clip, out, config] {
+    *out = augment_clip(*clip, config, CounterRng({kSeed, 1, 7}));
+    FloatClip again = augment_clip(*clip, config, CounterRng({kSeed, 1, 7}));
+    if (out->channels != 3 || out->frames != kClipFrames || out->height != kCrop || out->width != kCrop)
+      return std::string("augmented clip has the wrong shape");
+    if (out->data != again.data) return std::string("augmentation is not deterministic for one key");
+    for (float x : out->data)
+      if (!std::isfinite(x) || std::abs(x) > 3.0f) return "augmented value " + std::to_string(x) + " out of range";
+    return std::string();
+  };
+  c.variants.push_back(std::move(v));
+  runner.run(c);
 }
 
 FOVEA_BENCH(bench_video_loader) {

@@ -58,6 +58,20 @@ TEST_SUITE("unit") {
     CHECK(flipped.data == clip.data);
   }
 
+  TEST_CASE("augment resize of inputs narrower than the filter window") {
+    // 2 -> 1 has a 5-tap support over 2 inputs: weights 0.75 and 0.75, so (60 + 121) / 2
+    // rounded up from 90.5 in Pillow's fixed point; 1 -> 3 copies the one input.
+    Clip pair(1, 1, 2, 3);
+    for (int c = 0; c < 3; ++c) pair.data[c] = 60, pair.data[3 + c] = 121;
+    Clip down = resize(pair, 1, 1, Interpolation::Bilinear);
+    for (int c = 0; c < 3; ++c) CHECK(int(down.data[c]) == 91);
+    Clip one(1, 1, 1, 3);
+    one.data = {7, 130, 255};
+    Clip up = resize(one, 3, 3, Interpolation::Bilinear);
+    for (int64_t p = 0; p < 9; ++p)
+      for (int c = 0; c < 3; ++c) CHECK(up.data[3 * p + c] == one.data[c]);
+  }
+
   TEST_CASE("augment random resized crop stays in torchvision ranges") {
     for (uint64_t i = 0; i < 500; ++i) {
       CounterRng rng({3, i});
