@@ -6,7 +6,8 @@
 // lie inside one cudaMalloc allocation, the C matrices of a batch must not share elements, and
 // CUBLAS_TF32_TENSOR_OP_MATH rounds f32 inputs to TF32 as tensor cores do, so precision loss
 // shows in tests. Its job is catching layout mistakes, so the product is a plain loop
-// accumulating in double.
+// accumulating in double. A call runs in the order of the handle's stream (runtime.cpp): at once
+// on the legacy stream, else queued with alpha and beta read at the call, as cuBLAS reads them.
 #include <cublas_v2.h>
 
 #include "emu/internal.h"
@@ -197,8 +198,12 @@ cublasStatus_t gemm(const GemmCall& call, const T* alpha, const T* a, const T* b
   const bool reads_ab = *alpha != T(0) && call.k > 0;
   if (const cublasStatus_t status = check_device_memory(call, reads_ab, a, b, c)) return status;
   const bool tf32 = std::is_same_v<T, float> && (call.handle->math_mode & 0xf) == CUBLAS_TF32_TENSOR_OP_MATH;
-  multiply(call, *alpha, a, b, *beta, c, tf32);
-  return CUBLAS_STATUS_SUCCESS;
+  const double alpha_value = *alpha, beta_value = *beta;
+  const cudaError_t submitted = submit(call.api, call.handle->stream, [=] {
+    multiply(call, alpha_value, a, b, beta_value, c, tf32);
+    return cudaSuccess;
+  });
+  return submitted == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
 }
 
 bool valid_math_mode(cublasMath_t mode) {

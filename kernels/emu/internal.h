@@ -1,6 +1,7 @@
 // Internal state of the SIMT emulator shared by its source files: the device-wide error state,
-// the grid being executed, the per-worker block scheduler with its fibers, and the helpers that
-// turn what went wrong into a report naming kernel, block, thread and file:line.
+// stream submission, the grid being executed, the per-worker block scheduler with its fibers,
+// and the helpers that turn what went wrong into a report naming kernel, block, thread and
+// file:line.
 #pragma once
 
 #include "emu/device.h"
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,6 +41,19 @@ std::size_t max_dynamic_shared_bytes(const void* kernel);
 std::uint64_t next_launch_seed();
 void count_launch(const std::string& kernel_name);
 bool is_live_stream(cudaStream_t stream);
+// 0, cudaStreamLegacy or cudaStreamPerThread (which the emulator treats as the legacy stream).
+bool is_legacy_stream(cudaStream_t stream);
+
+// Device work (a kernel, copy, memset or gemm) that reports its outcome; a failure it records
+// through record_error(..., sticky = true) poisons the device.
+using Work = std::function<cudaError_t()>;
+// Runs `work` in `stream`'s order. On the legacy stream it runs now, after the queued work of
+// every blocking stream, and its outcome (or the sticky error that work left) is returned. On a
+// created stream it is queued and runs when something synchronises with the stream (see
+// runtime.cpp); the result is then cudaSuccess, or cudaErrorInvalidResourceHandle, reported as
+// from `api`, when the stream is not live. Validate arguments before submitting: queued work
+// can only fail as a fault, reported when it runs.
+cudaError_t submit(const char* api, cudaStream_t stream, Work work);
 
 // ---- Symbols (symbols.cpp) ----
 

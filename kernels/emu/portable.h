@@ -22,7 +22,8 @@
 namespace fovea {
 
 // Launches `kernel` over `grid` x `block` with `dynamic_shared_bytes` of dynamic shared memory
-// on `stream`. Returns the launch status (under the emulator: the kernel's outcome).
+// on `stream`. Returns the launch status (under the emulator, on the legacy stream: the
+// kernel's outcome).
 template <typename... Params, typename... Args>
 cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t dynamic_shared_bytes,
                           cudaStream_t stream, Args&&... args) {

@@ -1,29 +1,61 @@
 // The CUDA runtime API of the emulated device, implemented on the host: memory (device and
 // pinned allocations are tracked so copies in the wrong direction fail as on a GPU), streams and
-// events (execution is synchronous), error state with sticky launch failures, the emulated
-// device's properties, and the fovea::emu controls and launch counts.
+// events, error state with sticky launch failures, the emulated device's properties, and the
+// fovea::emu controls and launch counts.
+//
+// Streams order work as a GPU does. Work on the legacy default stream (0, cudaStreamLegacy,
+// cudaStreamPerThread), synchronous copies and memsets included, runs at the call, after the
+// pending work of every blocking stream. Work on a created stream (launches, async copies and
+// memsets, gemms of a cuBLAS handle bound to it, event records, waits) is validated at the call
+// and queued; it runs, in order, only when something synchronises with it: a stream, event or
+// device synchronisation or query, cudaStreamDestroy, cudaFree/cudaFreeHost, legacy-stream work
+// (blocking streams only), or a queued cudaStreamWaitEvent of another stream that runs. A fault
+// in queued work becomes the sticky error of the next call. One execution lock serialises all
+// device work, so results do not depend on which host thread synchronised.
 #include "emu/emu.h"
 #include "emu/internal.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <set>
 #include <thread>
 
+namespace fovea::emu::detail {
+
+using Clock = std::chrono::steady_clock;
+
+// A cudaEventRecord on a created stream: complete once the stream's first `position` items ran.
+struct Marker {
+  cudaStream_t stream = nullptr;
+  std::uint64_t position = 0;
+  bool done = false;
+  Clock::time_point when;
+};
+
+struct Queued {
+  Work work;
+  bool device_work = true;  // skipped while a sticky error poisons the device
+};
+
+}  // namespace fovea::emu::detail
+
 struct CUstream_st {
   unsigned flags = 0;
+  std::deque<fovea::emu::detail::Queued> queue;
+  std::uint64_t submitted = 0, completed = 0;  // items ever queued, and run
 };
 
 struct CUevent_st {
   unsigned flags = 0;
-  bool recorded = false;
-  std::chrono::steady_clock::time_point when;
+  std::shared_ptr<fovea::emu::detail::Marker> marker;  // the latest record; null before the first
 };
 
 namespace fovea::emu::detail {
@@ -65,7 +97,7 @@ struct DeviceState {
   std::map<std::uintptr_t, std::size_t> device_allocations;
   std::map<std::uintptr_t, std::size_t> host_allocations;
   std::size_t device_bytes = 0;
-  std::set<cudaStream_t> streams;
+  std::vector<cudaStream_t> streams;  // live created streams, in creation order
   std::set<cudaEvent_t> events;
   std::map<const void*, std::size_t> dynamic_shared_limits;
 
@@ -107,6 +139,12 @@ const std::pair<const std::uintptr_t, std::size_t>* find_allocation(const std::m
 
 bool is_device_pointer(const void* pointer) {
   return find_allocation(state().device_allocations, pointer, 1) != nullptr;
+}
+
+// Host memory outside the cudaMallocHost/cudaHostAlloc and cudaMalloc allocations.
+bool is_pageable(const void* pointer, std::size_t bytes) {
+  std::lock_guard lock(state().mutex);
+  return find_allocation(state().host_allocations, pointer, bytes) == nullptr && !is_device_pointer(pointer);
 }
 
 cudaError_t invalid(const std::string& report) { return record_error(cudaErrorInvalidValue, "fovea emu: " + report, false); }
@@ -198,10 +236,98 @@ void count_launch(const std::string& kernel_name) {
   ++state().launches[kernel_name];
 }
 
-bool is_live_stream(cudaStream_t stream) {
-  if (stream == nullptr || stream == cudaStreamLegacy || stream == cudaStreamPerThread) return true;
+bool is_legacy_stream(cudaStream_t stream) {
+  return stream == nullptr || stream == cudaStreamLegacy || stream == cudaStreamPerThread;
+}
+
+namespace {
+
+// A live created stream; the caller holds DeviceState::mutex.
+bool is_created_stream(cudaStream_t stream) {
+  return std::find(state().streams.begin(), state().streams.end(), stream) != state().streams.end();
+}
+
+// Held while device work runs; recursive because a queued cudaStreamWaitEvent runs the work of
+// another stream. Taken before DeviceState::mutex, never after it.
+std::recursive_mutex& execution() {
+  static std::recursive_mutex mutex;
+  return mutex;
+}
+
+// Runs the queued items of `stream`, in order, until `position` of them have run. The
+// execution lock is held, so the stream stays live.
+void run_until(cudaStream_t stream, std::uint64_t position) {
+  while (true) {
+    Queued item;
+    {
+      std::lock_guard lock(state().mutex);
+      if (stream->completed >= position || stream->queue.empty()) return;
+      item = std::move(stream->queue.front());
+      stream->queue.pop_front();
+    }
+    if (!item.device_work || sticky_error() == cudaSuccess) item.work();
+    std::lock_guard lock(state().mutex);
+    ++stream->completed;
+  }
+}
+
+// Runs what is queued now on every created stream, or on the blocking ones only (the work the
+// legacy stream waits for), stream by stream in creation order. The execution lock is held.
+void run_queued(bool blocking_only) {
+  std::vector<std::pair<cudaStream_t, std::uint64_t>> pending;
+  {
+    std::lock_guard lock(state().mutex);
+    for (cudaStream_t stream : state().streams)
+      if (stream->submitted > stream->completed && (!blocking_only || (stream->flags & cudaStreamNonBlocking) == 0))
+        pending.emplace_back(stream, stream->submitted);
+  }
+  for (const auto& [stream, position] : pending) run_until(stream, position);
+}
+
+// Runs the work up to `marker` unless it has run.
+void complete(const std::shared_ptr<Marker>& marker) {
+  std::lock_guard run(execution());
+  cudaStream_t stream = nullptr;
+  std::uint64_t position = 0;
+  {
+    std::lock_guard lock(state().mutex);
+    if (marker->done) return;
+    stream = marker->stream;
+    position = marker->position;
+  }
+  run_until(stream, position);
+}
+
+void synchronize_device() {
+  std::lock_guard run(execution());
+  run_queued(false);
+}
+
+// Queues `item` behind the work of the created stream `stream`.
+cudaError_t enqueue(const char* api, cudaStream_t stream, Queued item) {
   std::lock_guard lock(state().mutex);
-  return state().streams.count(stream) != 0;
+  if (!is_created_stream(stream))
+    return record_error(cudaErrorInvalidResourceHandle,
+                        std::string("fovea emu: ") + api + ": the stream was destroyed or never created", false);
+  stream->queue.push_back(std::move(item));
+  ++stream->submitted;
+  return cudaSuccess;
+}
+
+}  // namespace
+
+bool is_live_stream(cudaStream_t stream) {
+  if (is_legacy_stream(stream)) return true;
+  std::lock_guard lock(state().mutex);
+  return is_created_stream(stream);
+}
+
+cudaError_t submit(const char* api, cudaStream_t stream, Work work) {
+  if (!is_legacy_stream(stream)) return enqueue(api, stream, Queued{std::move(work), true});
+  std::lock_guard run(execution());
+  run_queued(true);
+  if (const cudaError_t sticky = sticky_error()) return sticky;
+  return work();
 }
 
 std::size_t configured_stack_bytes() {
@@ -284,8 +410,12 @@ std::vector<LaunchCount> launch_counts() {
 using fovea::emu::detail::check_copy;
 using fovea::emu::detail::invalid;
 using fovea::emu::detail::record_error;
+using fovea::emu::detail::is_legacy_stream;
+using fovea::emu::detail::is_live_stream;
 using fovea::emu::detail::state;
 using fovea::emu::detail::sticky_error;
+using fovea::emu::detail::submit;
+using fovea::emu::detail::synchronize_device;
 
 extern "C" {
 
@@ -440,9 +570,13 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int dev
   return cudaSuccess;
 }
 
-cudaError_t cudaDeviceSynchronize(void) { return sticky_error(); }
+cudaError_t cudaDeviceSynchronize(void) {
+  synchronize_device();
+  return sticky_error();
+}
 
 cudaError_t cudaDeviceReset(void) {
+  synchronize_device();
   fovea::emu::clear_error();
   return cudaSuccess;
 }
@@ -476,6 +610,7 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes) {
 
 cudaError_t cudaFree(void* pointer) {
   if (pointer == nullptr) return cudaSuccess;
+  synchronize_device();
   {
     std::lock_guard lock(state().mutex);
     const auto it = state().device_allocations.find(reinterpret_cast<std::uintptr_t>(pointer));
@@ -512,6 +647,7 @@ cudaError_t cudaMallocHost(void** pointer, size_t bytes) { return cudaHostAlloc(
 
 cudaError_t cudaFreeHost(void* pointer) {
   if (pointer == nullptr) return cudaSuccess;
+  synchronize_device();
   {
     std::lock_guard lock(state().mutex);
     if (state().host_allocations.erase(reinterpret_cast<std::uintptr_t>(pointer)) == 0)
@@ -532,33 +668,47 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
   if (const cudaError_t e = sticky_error()) return e;
   if (const cudaError_t e = check_copy("cudaMemcpy", dst, src, bytes, kind)) return e;
-  if (bytes != 0) std::memmove(dst, src, bytes);
-  return cudaSuccess;
+  if (bytes == 0) return cudaSuccess;
+  return submit("cudaMemcpy", nullptr, [=] {
+    std::memmove(dst, src, bytes);
+    return cudaSuccess;
+  });
 }
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
-  if (!fovea::emu::detail::is_live_stream(stream))
+  if (!is_live_stream(stream))
     return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaMemcpyAsync: the stream is not live", false);
-  return cudaMemcpy(dst, src, bytes, kind);
+  if (const cudaError_t e = sticky_error()) return e;
+  if (const cudaError_t e = check_copy("cudaMemcpyAsync", dst, src, bytes, kind)) return e;
+  if (bytes == 0) return cudaSuccess;
+  if (is_legacy_stream(stream) || !fovea::emu::detail::is_pageable(src, bytes))
+    return submit("cudaMemcpyAsync", stream, [=] {
+      std::memmove(dst, src, bytes);
+      return cudaSuccess;
+    });
+  // The driver stages pageable host memory before the call returns; the copy itself waits.
+  auto staged = std::make_shared<std::vector<unsigned char>>(static_cast<const unsigned char*>(src),
+                                                             static_cast<const unsigned char*>(src) + bytes);
+  return submit("cudaMemcpyAsync", stream, [=] {
+    std::memcpy(dst, staged->data(), bytes);
+    return cudaSuccess;
+  });
 }
 
-cudaError_t cudaMemset(void* pointer, int value, size_t bytes) {
-  if (const cudaError_t e = sticky_error()) return e;
-  if (bytes == 0) return cudaSuccess;
-  {
-    std::lock_guard lock(state().mutex);
-    if (fovea::emu::detail::find_allocation(state().device_allocations, pointer, bytes) == nullptr)
-      return invalid("cudaMemset: [pointer, pointer + " + std::to_string(bytes) +
-                     ") is not inside a cudaMalloc allocation; check the pointer and the size");
-  }
-  std::memset(pointer, value, bytes);
-  return cudaSuccess;
-}
+cudaError_t cudaMemset(void* pointer, int value, size_t bytes) { return cudaMemsetAsync(pointer, value, bytes, nullptr); }
 
 cudaError_t cudaMemsetAsync(void* pointer, int value, size_t bytes, cudaStream_t stream) {
-  if (!fovea::emu::detail::is_live_stream(stream))
+  if (!is_live_stream(stream))
     return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaMemsetAsync: the stream is not live", false);
-  return cudaMemset(pointer, value, bytes);
+  if (const cudaError_t e = sticky_error()) return e;
+  if (bytes == 0) return cudaSuccess;
+  if (!fovea::emu::detail::is_device_range(pointer, bytes))
+    return invalid("cudaMemset: [pointer, pointer + " + std::to_string(bytes) +
+                   ") is not inside a cudaMalloc allocation; check the pointer and the size");
+  return submit("cudaMemsetAsync", stream, [=] {
+    std::memset(pointer, value, bytes);
+    return cudaSuccess;
+  });
 }
 
 cudaError_t cudaMemcpyToSymbol(const void* symbol, const void* src, size_t bytes, size_t offset, cudaMemcpyKind kind) {
@@ -566,8 +716,10 @@ cudaError_t cudaMemcpyToSymbol(const void* symbol, const void* src, size_t bytes
   if (symbol == nullptr || src == nullptr) return invalid("cudaMemcpyToSymbol: null pointer");
   if (kind != cudaMemcpyHostToDevice && kind != cudaMemcpyDeviceToDevice && kind != cudaMemcpyDefault)
     return record_error(cudaErrorInvalidMemcpyDirection, "fovea emu: cudaMemcpyToSymbol: the kind must copy to the device", false);
-  std::memmove(static_cast<char*>(const_cast<void*>(symbol)) + offset, src, bytes);
-  return cudaSuccess;
+  return submit("cudaMemcpyToSymbol", nullptr, [=] {
+    std::memmove(static_cast<char*>(const_cast<void*>(symbol)) + offset, src, bytes);
+    return cudaSuccess;
+  });
 }
 
 cudaError_t cudaMemcpyFromSymbol(void* dst, const void* symbol, size_t bytes, size_t offset, cudaMemcpyKind kind) {
@@ -575,51 +727,94 @@ cudaError_t cudaMemcpyFromSymbol(void* dst, const void* symbol, size_t bytes, si
   if (symbol == nullptr || dst == nullptr) return invalid("cudaMemcpyFromSymbol: null pointer");
   if (kind != cudaMemcpyDeviceToHost && kind != cudaMemcpyDeviceToDevice && kind != cudaMemcpyDefault)
     return record_error(cudaErrorInvalidMemcpyDirection, "fovea emu: cudaMemcpyFromSymbol: the kind must copy from the device", false);
-  std::memmove(dst, static_cast<const char*>(symbol) + offset, bytes);
-  return cudaSuccess;
+  return submit("cudaMemcpyFromSymbol", nullptr, [=] {
+    std::memmove(dst, static_cast<const char*>(symbol) + offset, bytes);
+    return cudaSuccess;
+  });
 }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) {
   if (stream == nullptr) return invalid("cudaStreamCreate: null pointer");
-  *stream = new CUstream_st{flags};
+  if ((flags & ~unsigned{cudaStreamNonBlocking}) != 0) return invalid("cudaStreamCreateWithFlags: unknown flags");
+  *stream = new CUstream_st{flags, {}, 0, 0};
   std::lock_guard lock(state().mutex);
-  state().streams.insert(*stream);
+  state().streams.push_back(*stream);
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWithFlags(stream, cudaStreamDefault); }
 
+// Runs the stream's work, then forgets it; work queued meanwhile by another thread runs too.
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
-  {
-    std::lock_guard lock(state().mutex);
-    if (state().streams.erase(stream) == 0)
-      return record_error(cudaErrorInvalidResourceHandle,
-                          "fovea emu: cudaStreamDestroy: not a live stream (destroyed twice, or the default stream?)", false);
+  using namespace fovea::emu::detail;
+  std::lock_guard run(execution());
+  while (true) {
+    std::uint64_t position = 0;
+    {
+      std::lock_guard lock(state().mutex);
+      auto& streams = state().streams;
+      const auto it = std::find(streams.begin(), streams.end(), stream);
+      if (it == streams.end())
+        return record_error(cudaErrorInvalidResourceHandle,
+                            "fovea emu: cudaStreamDestroy: not a live stream (destroyed twice, or the default stream?)", false);
+      if (stream->queue.empty()) {
+        streams.erase(it);
+        break;
+      }
+      position = stream->submitted;
+    }
+    run_until(stream, position);
   }
   delete stream;
   return cudaSuccess;
 }
 
+// The legacy stream has nothing queued: its work ran at the call.
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-  if (!fovea::emu::detail::is_live_stream(stream))
-    return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaStreamSynchronize: the stream is not live", false);
+  using namespace fovea::emu::detail;
+  if (is_legacy_stream(stream)) return sticky_error();
+  std::lock_guard run(execution());
+  std::uint64_t position = 0;
+  {
+    std::lock_guard lock(state().mutex);
+    if (!is_created_stream(stream))
+      return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaStreamSynchronize: the stream is not live", false);
+    position = stream->submitted;
+  }
+  run_until(stream, position);
   return sticky_error();
 }
 
+// The emulator has no concurrent device: querying a stream runs its work.
 cudaError_t cudaStreamQuery(cudaStream_t stream) { return cudaStreamSynchronize(stream); }
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int) {
-  if (!fovea::emu::detail::is_live_stream(stream))
+  using namespace fovea::emu::detail;
+  if (!is_live_stream(stream))
     return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaStreamWaitEvent: the stream is not live", false);
-  std::lock_guard lock(state().mutex);
-  if (state().events.count(event) == 0)
-    return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaStreamWaitEvent: the event is not live", false);
-  return state().sticky;
+  std::shared_ptr<Marker> marker;
+  {
+    std::lock_guard lock(state().mutex);
+    if (state().events.count(event) == 0)
+      return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaStreamWaitEvent: the event is not live", false);
+    marker = event->marker;
+    if (marker == nullptr || marker->done) return state().sticky;
+  }
+  if (is_legacy_stream(stream)) {
+    complete(marker);
+    return sticky_error();
+  }
+  const auto wait = [marker] {
+    complete(marker);
+    return cudaSuccess;
+  };
+  if (const cudaError_t e = enqueue("cudaStreamWaitEvent", stream, Queued{wait, false})) return e;
+  return sticky_error();
 }
 
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int flags) {
   if (event == nullptr) return invalid("cudaEventCreate: null pointer");
-  *event = new CUevent_st{flags, false, {}};
+  *event = new CUevent_st{flags, nullptr};
   std::lock_guard lock(state().mutex);
   state().events.insert(*event);
   return cudaSuccess;
@@ -627,6 +822,7 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int flags) {
 
 cudaError_t cudaEventCreate(cudaEvent_t* event) { return cudaEventCreateWithFlags(event, cudaEventDefault); }
 
+// A record still queued keeps its marker alive; destroying the event forgets only the handle.
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
   {
     std::lock_guard lock(state().mutex);
@@ -638,33 +834,62 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
-  if (!fovea::emu::detail::is_live_stream(stream))
+  using namespace fovea::emu::detail;
+  if (!is_live_stream(stream))
     return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaEventRecord: the stream is not live", false);
+  const auto live_event = [event] { return state().events.count(event) != 0; };
+  auto marker = std::make_shared<Marker>();
+  if (is_legacy_stream(stream)) {
+    std::lock_guard run(execution());
+    run_queued(true);
+    std::lock_guard lock(state().mutex);
+    if (!live_event()) return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaEventRecord: not a live event", false);
+    marker->done = true;
+    marker->when = Clock::now();
+    event->marker = std::move(marker);
+    return state().sticky;
+  }
   std::lock_guard lock(state().mutex);
-  if (state().events.count(event) == 0)
-    return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaEventRecord: not a live event", false);
-  event->recorded = true;
-  event->when = std::chrono::steady_clock::now();
+  if (!live_event()) return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaEventRecord: not a live event", false);
+  const auto reached = [marker] {
+    std::lock_guard done(state().mutex);
+    marker->done = true;
+    marker->when = Clock::now();
+    return cudaSuccess;
+  };
+  if (const cudaError_t e = enqueue("cudaEventRecord", stream, Queued{reached, false})) return e;
+  marker->stream = stream;
+  marker->position = stream->submitted;
+  event->marker = std::move(marker);
   return state().sticky;
 }
 
-cudaError_t cudaEventQuery(cudaEvent_t event) {
-  std::lock_guard lock(state().mutex);
-  if (state().events.count(event) == 0)
-    return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaEventQuery: not a live event", false);
-  return state().sticky;
+cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  std::shared_ptr<fovea::emu::detail::Marker> marker;
+  {
+    std::lock_guard lock(state().mutex);
+    if (state().events.count(event) == 0)
+      return record_error(cudaErrorInvalidResourceHandle, "fovea emu: cudaEventSynchronize: not a live event", false);
+    marker = event->marker;
+  }
+  if (marker != nullptr) fovea::emu::detail::complete(marker);
+  return sticky_error();
 }
 
-cudaError_t cudaEventSynchronize(cudaEvent_t event) { return cudaEventQuery(event); }
+// The emulator has no concurrent device: querying an event runs the work before it.
+cudaError_t cudaEventQuery(cudaEvent_t event) { return cudaEventSynchronize(event); }
 
 cudaError_t cudaEventElapsedTime(float* milliseconds, cudaEvent_t start, cudaEvent_t end) {
   if (milliseconds == nullptr) return invalid("cudaEventElapsedTime: null pointer");
   std::lock_guard lock(state().mutex);
-  if (state().events.count(start) == 0 || state().events.count(end) == 0 || !start->recorded || !end->recorded ||
-      (start->flags & cudaEventDisableTiming) != 0 || (end->flags & cudaEventDisableTiming) != 0)
+  if (state().events.count(start) == 0 || state().events.count(end) == 0 || start->marker == nullptr ||
+      end->marker == nullptr || (start->flags & cudaEventDisableTiming) != 0 || (end->flags & cudaEventDisableTiming) != 0)
     return record_error(cudaErrorInvalidResourceHandle,
                         "fovea emu: cudaEventElapsedTime: both events must be live, recorded and created with timing", false);
-  *milliseconds = std::chrono::duration<float, std::milli>(end->when - start->when).count();
+  if (!start->marker->done || !end->marker->done)
+    return record_error(cudaErrorNotReady,
+                        "fovea emu: cudaEventElapsedTime: an event has not completed; synchronise with it first", false);
+  *milliseconds = std::chrono::duration<float, std::milli>(end->marker->when - start->marker->when).count();
   return state().sticky;
 }
 

@@ -3,6 +3,8 @@
 // Fibers run independently between synchronisation points (no warp lockstep) in a seeded random
 // order per round; barriers and warp collectives are resolved by the worker between rounds,
 // which is also where barrier divergence and collective deadlocks are detected and reported.
+// A launch is validated at the call and then submitted to its stream (runtime.cpp), so it runs
+// at once on the legacy stream and when its stream is synchronised otherwise.
 #include "emu/internal.h"
 
 #include <sys/mman.h>
@@ -714,7 +716,9 @@ void reset_worker_pool() {
   pool.reset();
 }
 
-cudaError_t launch(const cudaLaunchConfig_t* config, const void* kernel, KernelInvoker invoke, void* arguments) {
+cudaError_t launch(const cudaLaunchConfig_t* config, const void* kernel, KernelInvoker invoke, void* arguments,
+                   ArgumentsDeleter release) {
+  std::shared_ptr<void> owned(arguments, release);
   if (const cudaError_t sticky = sticky_error()) return sticky;
   if (current_worker != nullptr)
     return record_error(cudaErrorNotSupported, "fovea emu: kernels cannot launch kernels (dynamic parallelism is not emulated)", false);
@@ -752,28 +756,33 @@ cudaError_t launch(const cudaLaunchConfig_t* config, const void* kernel, KernelI
   if (!is_live_stream(config->stream))
     return reject(cudaErrorInvalidResourceHandle, "the stream was destroyed or never created");
 
-  std::lock_guard lock(launch_mutex);
-  if (!pool) pool = std::make_unique<WorkerPool>(configured_workers());
-
-  Grid g;
-  g.kernel = kernel;
-  g.invoke = invoke;
-  g.arguments = arguments;
-  g.name = name;
-  g.grid_dim = grid;
-  g.block_dim = block;
-  g.dynamic_shared_bytes = config->dynamicSmemBytes;
-  g.seed = next_launch_seed();
-  g.block_count = std::uint64_t{grid.x} * grid.y * grid.z;
-  std::uint64_t order_state = g.seed;
-  g.order_offset = splitmix64(order_state) % g.block_count;
-  do {
-    g.order_multiplier = splitmix64(order_state) % g.block_count;
-  } while (std::gcd(g.order_multiplier, g.block_count) != 1);
-  count_launch(name);
-  pool->run(g);
-  if (g.failure_code != cudaSuccess) return record_error(g.failure_code, "fovea emu: " + g.failure_report, true);
-  return cudaSuccess;
+  // The seed follows the order of the calls, so a launch's schedule does not depend on when, or
+  // on which host thread, its stream runs.
+  const std::uint64_t seed = next_launch_seed();
+  const std::size_t dynamic_shared_bytes = config->dynamicSmemBytes;
+  return submit("cudaLaunchKernelEx", config->stream, [=, owned = std::move(owned)] {
+    std::lock_guard lock(launch_mutex);
+    if (!pool) pool = std::make_unique<WorkerPool>(configured_workers());
+    Grid g;
+    g.kernel = kernel;
+    g.invoke = invoke;
+    g.arguments = owned.get();
+    g.name = name;
+    g.grid_dim = grid;
+    g.block_dim = block;
+    g.dynamic_shared_bytes = dynamic_shared_bytes;
+    g.seed = seed;
+    g.block_count = std::uint64_t{grid.x} * grid.y * grid.z;
+    std::uint64_t order_state = g.seed;
+    g.order_offset = splitmix64(order_state) % g.block_count;
+    do {
+      g.order_multiplier = splitmix64(order_state) % g.block_count;
+    } while (std::gcd(g.order_multiplier, g.block_count) != 1);
+    count_launch(name);
+    pool->run(g);
+    if (g.failure_code != cudaSuccess) return record_error(g.failure_code, "fovea emu: " + g.failure_report, true);
+    return cudaSuccess;
+  });
 }
 
 }  // namespace fovea::emu::detail

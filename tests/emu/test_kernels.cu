@@ -141,15 +141,17 @@ __global__ void atomics(int* counters, float* sum, unsigned* wrap) {
 
 __global__ void arrival_order(int* next, int* order) { order[atomicAdd(next, 1)] = static_cast<int>(threadIdx.x); }
 
-cudaError_t launch_reverse(bool with_barrier, const int* in, int* out) {
-  return launch_kernel(with_barrier ? reverse_with_barrier : reverse_without_barrier, 1, 64, 0, nullptr, in, out);
+cudaError_t launch_reverse(bool with_barrier, const int* in, int* out, cudaStream_t stream) {
+  return launch_kernel(with_barrier ? reverse_with_barrier : reverse_without_barrier, 1, 64, 0, stream, in, out);
 }
 
 cudaError_t launch_warp_rotate(bool synced, const int* in, int* out) {
   return launch_kernel(synced ? warp_rotate_synced : warp_rotate_lockstep, 1, 32, 0, nullptr, in, out);
 }
 
-cudaError_t launch_barrier_after_early_exit(int* out) { return launch_kernel(barrier_after_early_exit, 1, 32, 0, nullptr, out); }
+cudaError_t launch_barrier_after_early_exit(int* out, cudaStream_t stream) {
+  return launch_kernel(barrier_after_early_exit, 1, 32, 0, stream, out);
+}
 cudaError_t launch_barrier_in_both_branches(int* out) { return launch_kernel(barrier_in_both_branches, 1, 32, 0, nullptr, out); }
 cudaError_t launch_shuffle_after_early_exit(int* out) { return launch_kernel(shuffle_after_early_exit, 1, 32, 0, nullptr, out); }
 cudaError_t launch_shuffle_beside_barrier(int* out) { return launch_kernel(shuffle_beside_barrier, 1, 64, 0, nullptr, out); }
@@ -168,7 +170,9 @@ cudaError_t launch_dynamic_reverse(int n, int read_offset, int* out) {
 }
 
 cudaError_t launch_shuffle_table(int width, int* out) { return launch_kernel(shuffle_table, 1, 32, 0, nullptr, out, width); }
-cudaError_t launch_arrival_order(int* next, int* order) { return launch_kernel(arrival_order, 1, 64, 0, nullptr, next, order); }
+cudaError_t launch_arrival_order(int* next, int* order, cudaStream_t stream) {
+  return launch_kernel(arrival_order, 1, 64, 0, stream, next, order);
+}
 cudaError_t launch_votes(int* out) { return launch_kernel(votes, 1, 64, 0, nullptr, out); }
 cudaError_t launch_atomics(int blocks, int threads, int* counters, float* sum, unsigned* wrap) {
   return launch_kernel(atomics, blocks, threads, 0, nullptr, counters, sum, wrap);
