@@ -1,11 +1,17 @@
 // Loader delivering to a CUDA device (pinned buffers, asynchronous copies on the loader's copy
 // stream): batches equal the CPU loader's across epochs, buffer sizes and restores; a single
 // pinned buffer is recycled safely; copies of prefetched batches are enqueued ahead; worker
-// errors give their buffer back. In the emu build the copies run through the emulated
-// runtime. Builds without a CUDA backend refuse a CUDA device.
+// errors give their buffer back; a trainer on its own non-blocking stream sees every batch
+// whether it reads it at once or enqueues its work and synchronises later. In the emu build the
+// copies run through the emulated runtime, which defers stream work until something
+// synchronises with it, so a missing event wait or synchronisation in the loader gives wrong
+// batches there. Builds without a CUDA backend refuse a CUDA device.
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -53,6 +59,34 @@ std::vector<Batch> take(Loader& loader, int count) {
 }  // namespace
 
 #if FOVEA_HAS_CUDA
+namespace {
+
+std::vector<float> doubled(std::vector<float> v) {
+  for (float& x : v) x *= 2.0f;
+  return v;
+}
+
+// Holds the first sample of batch j back until the trainer has checked j batches, so a worker
+// cannot reuse the single pinned buffer, and thereby run the previous copy, before the trainer
+// has read that batch.
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable opened;
+  int64_t checked = 0;
+
+  void wait_for(int64_t batches) {
+    std::unique_lock lock(mutex);
+    opened.wait_for(lock, std::chrono::seconds(20), [&] { return checked >= batches; });
+  }
+  void check_done() {
+    std::lock_guard lock(mutex);
+    ++checked;
+    opened.notify_all();
+  }
+};
+
+}  // namespace
+
 TEST_SUITE(FOVEA_CUDA_SUITE) {
   TEST_CASE("loader cuda device batches equal the cpu loader") {
     FOVEA_REQUIRE_CUDA_DEVICE();
@@ -101,6 +135,63 @@ TEST_SUITE(FOVEA_CUDA_SUITE) {
     CHECK(mismatched == 0);
     CHECK(device.stats().pinned_buffers == 1);
     CHECK(device.stats().pinned_bytes == 3 * 2 * 2 * 3 * 5 * 8 * 4);  // grown to the widest batch
+  }
+
+  TEST_CASE("loader cuda device batches reach a trainer on its own non-blocking stream that synchronises late") {
+    FOVEA_REQUIRE_CUDA_DEVICE();
+    // The trainer enqueues its use of each batch on its stream and frees the batch before
+    // taking the next, so the caching allocator hands the same device memory to the next copy;
+    // it synchronises only at the end. Wrong without the copy stream waiting for the trainer's
+    // stream (the next copy overwrites the batch first) or without the worker waiting for the
+    // copy out of the one pinned buffer (the next batch overwrites it first).
+    LoaderOptions options{.batch_size = 3, .workers = 3, .prefetch_batches = 4, .shuffle = false, .drop_last = true};
+    Loader host(60, varying_sample, options);
+    options.device = fovea::testing::cuda_device();
+    options.pinned_buffers = 1;
+    Loader device(60, varying_sample, options);
+    const std::vector<Batch> expected = take(host, 20);
+    REQUIRE(expected.size() == 20);
+    fovea::cuda::Stream trainer;
+    fovea::cuda::StreamGuard on_trainer_stream(trainer.get());
+    std::vector<Tensor> results;
+    for (int i = 0; i < 20; ++i) {
+      std::optional<Batch> batch = device.next();
+      REQUIRE(batch);
+      results.push_back(fovea::mul(batch->data, 2.0));
+    }
+    trainer.synchronize();
+    int mismatched = 0;
+    for (size_t i = 0; i < results.size(); ++i) mismatched += values(results[i]) != doubled(values(expected[i].data));
+    CHECK(mismatched == 0);
+  }
+
+  TEST_CASE("loader cuda device makes a trainer on its own non-blocking stream wait for each copy") {
+    FOVEA_REQUIRE_CUDA_DEVICE();
+    // The trainer reads each batch on its stream at once; the gate keeps the workers from
+    // running the copy first. Wrong without the trainer's stream waiting for the copy's event.
+    auto gate = std::make_shared<Gate>();
+    const int64_t batch_size = 2;
+    auto gated = [gate, batch_size](int64_t index, CounterRng rng) {
+      if (index % batch_size == 0) gate->wait_for(index / batch_size);
+      return varying_sample(index, rng);
+    };
+    LoaderOptions options{.batch_size = batch_size, .workers = 2, .prefetch_batches = 3, .shuffle = false};
+    Loader host(24, varying_sample, options);
+    const std::vector<Batch> expected = take(host, 12);
+    REQUIRE(expected.size() == 12);
+    options.device = fovea::testing::cuda_device();
+    options.pinned_buffers = 1;
+    Loader device(24, gated, options);
+    fovea::cuda::Stream trainer;
+    fovea::cuda::StreamGuard on_trainer_stream(trainer.get());
+    int mismatched = 0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      std::optional<Batch> batch = device.next();
+      REQUIRE(batch);
+      mismatched += values(batch->data) != values(expected[i].data);
+      gate->check_done();
+    }
+    CHECK(mismatched == 0);
   }
 
   TEST_CASE("loader cuda device copies prefetched batches ahead") {
