@@ -7,15 +7,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <regex>
+#include <sstream>
 
 #include "fovea/build_config.h"
 #include "engine/error.h"
+#include "engine/ops.h"
 #include "engine/info.h"
 #include "engine/json.h"
 #if FOVEA_HAS_CUDA
@@ -37,6 +40,27 @@ std::vector<Target> targets() {
   if (cuda::available()) out.push_back({Device::cuda(0), cuda::emulated() ? "cuda-emu" : "cuda"});
 #endif
   return out;
+}
+
+std::string compare(const std::string& what, const Tensor& actual, const Tensor& expected, double tolerance) {
+  const std::vector<double> a = to_vector(actual.detach().to(Device::cpu())), e = to_vector(expected.detach().to(Device::cpu()));
+  if (a.size() != e.size())
+    return what + " has " + std::to_string(a.size()) + " elements, expected " + std::to_string(e.size());
+  size_t worst = 0;
+  double worst_excess = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double excess = std::abs(a[i] - e[i]) - tolerance * (1 + std::abs(e[i]));
+    if (excess > worst_excess || std::isnan(excess)) {
+      worst = i;
+      worst_excess = excess;
+      if (std::isnan(excess)) break;
+    }
+  }
+  if (!(worst_excess > 0) && !std::isnan(worst_excess)) return "";
+  std::ostringstream out;
+  out << what << "[" << worst << "] = " << a[worst] << ", expected " << e[worst] << " (tolerance " << tolerance
+      << " abs + rel)";
+  return out.str();
 }
 
 void synchronize(const Device& device) {

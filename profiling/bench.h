@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/device.h"
+#include "engine/tensor.h"
 
 namespace fovea::bench {
 
@@ -22,6 +23,11 @@ std::vector<Target> targets();
 
 // Waits for the work queued on `device` (none on the CPU); timed runs end with it.
 void synchronize(const Device& device);
+
+// Compares a variant's result (any device, dtype and shape with expected's element count) with
+// an f64 CPU reference: "" when |actual - expected| <= tolerance·(1 + |expected|) everywhere,
+// else `what`, the worst element and the tolerance.
+std::string compare(const std::string& what, const Tensor& actual, const Tensor& expected, double tolerance);
 
 struct Variant {
   std::string name;     // e.g. "fovea", "openblas", "fused", "unfused"

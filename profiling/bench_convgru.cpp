@@ -52,17 +52,6 @@ double flops(const Problem& p) {
   return p.steps * 6.0 * p.samples * p.height * p.width * (p.in_channels + p.hidden) * p.hidden;
 }
 
-std::string compare(const Tensor& actual, const Tensor& expected) {
-  const Tensor a = actual.to(Device::cpu()).to(DType::f64).reshape({-1}), e = expected.reshape({-1});
-  const Tensor excess =
-      fovea::sub(fovea::abs(fovea::sub(a, e)), fovea::add(fovea::mul(fovea::abs(e), kTolerance), kTolerance));
-  const int64_t worst = fovea::argmax(excess, 0).item();
-  if (excess.narrow(0, worst, 1).item() <= 0) return "";
-  std::ostringstream out;
-  out << "states[" << worst << "] = " << a.narrow(0, worst, 1).item() << ", expected "
-      << e.narrow(0, worst, 1).item() << " (tolerance " << kTolerance << " abs + rel)";
-  return out.str();
-}
 
 using fovea::bench::synchronize;
 
@@ -93,7 +82,7 @@ void run_case(fovea::bench::Runner& runner, const Problem& p, Device device, con
                             *out = fovea::convgru(*x, *weights, 0.1, false, nullptr, fused).states;
                             synchronize(device);
                           },
-                          [=] { return compare(*out, *reference); }});
+                          [=] { return fovea::bench::compare("states", *out, *reference, kTolerance); }});
   }
   runner.run(std::move(c));
 }

@@ -69,17 +69,6 @@ double train_flops(const Problem& p, bool fused) {
   return forward_flops(p) + (fused ? 12 : 8) * p.ncp() * p.positions() + 4 * p.ncp() * p.channels;
 }
 
-// Empty when |actual − expected| ≤ tol·(1 + |expected|) everywhere, else the worst element.
-std::string compare(const Tensor& actual, const Tensor& expected, const char* what) {
-  const Tensor a = actual.to(Device::cpu()).to(DType::f64).reshape({-1}), e = expected.reshape({-1});
-  const Tensor excess = fovea::sub(fovea::abs(fovea::sub(a, e)), fovea::add(fovea::mul(fovea::abs(e), kTolerance), kTolerance));
-  const int64_t worst = fovea::argmax(excess, 0).item();
-  if (excess.narrow(0, worst, 1).item() <= 0) return "";
-  std::ostringstream out;
-  out << what << "[" << worst << "] = " << a.narrow(0, worst, 1).item() << ", expected "
-      << e.narrow(0, worst, 1).item() << " (tolerance " << kTolerance << " abs + rel)";
-  return out.str();
-}
 
 struct Operands {
   Tensor c, weight, bias, upstream;
@@ -130,7 +119,7 @@ void run_cases(fovea::bench::Runner& runner, const Problem& p, Device device, co
                                     *out = predictor(operands->c, operands->weight, operands->bias, 1e-12);
                                     synchronize(device);
                                   },
-                                  [=] { return compare(*out, reference->pred, "pred"); }});
+                                  [=] { return fovea::bench::compare("pred", *out, reference->pred, kTolerance); }});
     }
     runner.run(std::move(forward));
   }
@@ -155,7 +144,7 @@ void run_cases(fovea::bench::Runner& runner, const Problem& p, Device device, co
                   {std::tuple{grads->pred, reference->pred, "pred"}, {grads->grad_c, reference->grad_c, "grad_c"},
                    {grads->grad_weight, reference->grad_weight, "grad_weight"},
                    {grads->grad_bias, reference->grad_bias, "grad_bias"}})
-               if (std::string mismatch = compare(actual, expected, what); !mismatch.empty()) return mismatch;
+               if (std::string mismatch = fovea::bench::compare(what, actual, expected, kTolerance); !mismatch.empty()) return mismatch;
              return std::string();
            }});
     }

@@ -52,18 +52,6 @@ Tensor unit_rows(const fovea::Shape& shape, fovea::Generator& gen) {
   return fovea::normalize(fovea::randn(shape, DType::f32, &gen));
 }
 
-// The worst |got - expected| over tol·(1 + |expected|), or "" when within.
-std::string compare(const char* what, const Tensor& got, const Tensor& expected, double tol) {
-  const std::vector<double> g = fovea::to_vector(got), e = fovea::to_vector(expected);
-  if (g.size() != e.size()) return std::string(what) + ": wrong number of elements";
-  for (size_t i = 0; i < g.size(); ++i)
-    if (!(std::abs(g[i] - e[i]) <= tol * (1 + std::abs(e[i])))) {
-      std::ostringstream out;
-      out << what << "[" << i << "] = " << g[i] << ", expected " << e[i] << " (tolerance " << tol << ")";
-      return out.str();
-    }
-  return "";
-}
 
 // f32 logits reach 1/τ ≈ 14 summed over K + 1 candidates: a few ulps of that per term.
 constexpr double kTolerance = 1e-4;
@@ -113,10 +101,10 @@ void bench_infonce(fovea::bench::Runner& runner, const Target& t) {
     synchronize(device);
   };
   const auto check = [p, loss](bool backward) {
-    std::string e = compare("loss", loss->to(Device::cpu()), p->loss, kTolerance);
-    if (e.empty() && backward) e = compare("grad queries", p->queries.grad().to(Device::cpu()), p->grad_queries, kTolerance);
+    std::string e = fovea::bench::compare("loss", loss->to(Device::cpu()), p->loss, kTolerance);
+    if (e.empty() && backward) e = fovea::bench::compare("grad queries", p->queries.grad().to(Device::cpu()), p->grad_queries, kTolerance);
     if (e.empty() && backward)
-      e = compare("grad positives", p->positives.grad().to(Device::cpu()), p->grad_positives, kTolerance);
+      e = fovea::bench::compare("grad positives", p->positives.grad().to(Device::cpu()), p->grad_positives, kTolerance);
     return e;
   };
 
@@ -201,7 +189,7 @@ void bench_memory_bank_update(fovea::bench::Runner& runner, const Target& t) {
     return [p, run] {
       p->bank.copy_(p->bank0);
       run();
-      return compare("bank", p->bank.to(Device::cpu()), p->expected, 1e-5);
+      return fovea::bench::compare("bank", p->bank.to(Device::cpu()), p->expected, 1e-5);
     };
   };
   const double N = s.batch, D = s.dim, e = kElement;

@@ -50,17 +50,6 @@ double flops(const Problem& p, double active, bool fused) {
   return fused ? 6 * p.cout * p.k() * active : 6 * p.cout * p.k() * all + 2 * p.x_elems();
 }
 
-std::string compare(const Tensor& actual, const Tensor& expected, const char* what) {
-  const Tensor a = actual.to(Device::cpu()).to(DType::f64).reshape({-1}), e = expected.reshape({-1});
-  const Tensor excess =
-      fovea::sub(fovea::abs(fovea::sub(a, e)), fovea::add(fovea::mul(fovea::abs(e), kTolerance), kTolerance));
-  const int64_t worst = fovea::argmax(excess, 0).item();
-  if (excess.narrow(0, worst, 1).item() <= 0) return "";
-  std::ostringstream out;
-  out << what << "[" << worst << "] = " << a.narrow(0, worst, 1).item() << ", expected "
-      << e.narrow(0, worst, 1).item();
-  return out.str();
-}
 
 struct Grads {
   Tensor out, x, w, b;
@@ -112,7 +101,7 @@ FOVEA_BENCH(masked_conv3d) {
                             for (const auto& [a, e, what] :
                                  {std::tuple{grads->out, ref->out, "out"}, {grads->x, ref->x, "grad_x"},
                                   {grads->w, ref->w, "grad_weight"}, {grads->b, ref->b, "grad_bias"}})
-                              if (std::string m = compare(a, e, what); !m.empty()) return m;
+                              if (std::string m = fovea::bench::compare(what, a, e, kTolerance); !m.empty()) return m;
                             return std::string();
                           }});
   }

@@ -92,18 +92,10 @@ std::shared_ptr<Problem> make_problem(const Target& t, Reference&& reference) {
 
 // The worst element over all parameters beyond tolerance, or "" when all are within.
 std::string compare(const Problem& p) {
-  for (size_t i = 0; i < p.params.size(); ++i) {
-    const Tensor a = p.params[i].detach().to(Device::cpu()).to(DType::f64).reshape({-1});
-    const Tensor e = p.expected[i].reshape({-1});
-    const Tensor excess =
-        fovea::sub(fovea::abs(fovea::sub(a, e)), fovea::add(fovea::mul(fovea::abs(e), kTolerance), kTolerance));
-    const int64_t worst = fovea::argmax(excess, 0).item();
-    if (excess.narrow(0, worst, 1).item() <= 0) continue;
-    std::ostringstream out;
-    out << "parameter " << i << " [" << worst << "] = " << a.narrow(0, worst, 1).item() << ", expected "
-        << e.narrow(0, worst, 1).item() << " (tolerance " << kTolerance << " abs + rel)";
-    return out.str();
-  }
+  for (size_t i = 0; i < p.params.size(); ++i)
+    if (std::string e = fovea::bench::compare("parameter " + std::to_string(i), p.params[i], p.expected[i], kTolerance);
+        !e.empty())
+      return e;
   return "";
 }
 
