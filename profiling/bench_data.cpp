@@ -77,6 +77,19 @@ std::string check_against_render(const Clip& decoded, int class_index, int64_t f
   return "";
 }
 
+// Augments `clip` with a fixed key into `out` and checks the result: kCrop² × kClipFrames × 3,
+// the same for the same key, finite and within the normalised range.
+std::string check_augmented(const Clip& clip, const AugmentConfig& config, uint64_t stream, FloatClip& out) {
+  out = augment_clip(clip, config, CounterRng({kSeed, stream, 7}));
+  const FloatClip again = augment_clip(clip, config, CounterRng({kSeed, stream, 7}));
+  if (out.channels != 3 || out.frames != kClipFrames || out.height != kCrop || out.width != kCrop)
+    return "augmented clip has the wrong shape";
+  if (out.data != again.data) return "augmentation is not deterministic for one key";
+  for (float x : out.data)
+    if (!std::isfinite(x) || std::abs(x) > 3.0f) return "augmented value " + std::to_string(x) + " out of range";
+  return "";
+}
+
 }  // namespace
 
 FOVEA_BENCH(bench_video_decode) {
@@ -127,14 +140,7 @@ FOVEA_BENCH(bench_video_decode) {
     Clip clip = reader->read_range(first, kClipFrames);
     std::string decode_error = check_against_render(clip, 1, first);
     if (!decode_error.empty()) return decode_error;
-    *out = augment_clip(clip, config, CounterRng({kSeed, 0, 7}));
-    FloatClip again = augment_clip(clip, config, CounterRng({kSeed, 0, 7}));
-    if (out->channels != 3 || out->frames != kClipFrames || out->height != kCrop || out->width != kCrop)
-      return std::string("augmented clip has the wrong shape");
-    if (out->data != again.data) return std::string("augmentation is not deterministic for one key");
-    for (float x : out->data)
-      if (!std::isfinite(x) || std::abs(x) > 3.0f) return "augmented value " + std::to_string(x) + " out of range";
-    return std::string();
+    return check_augmented(clip, config, 0, *out);
   };
   augmented.variants.push_back(std::move(v));
   runner.run(augmented);
@@ -154,16 +160,7 @@ FOVEA_BENCH(bench_clip_augment) {
   v.name = "video_contrastive";
   v.bytes = static_cast<double>(3 * kClipFrames * kCrop * kCrop * sizeof(float));
   v.run = [clip, out, counter, config] { *out = augment_clip(*clip, config, CounterRng({kSeed, 1, (*counter)++})); };
-  v.check = [clip, out, config] {
-    *out = augment_clip(*clip, config, CounterRng({kSeed, 1, 7}));
-    FloatClip again = augment_clip(*clip, config, CounterRng({kSeed, 1, 7}));
-    if (out->channels != 3 || out->frames != kClipFrames || out->height != kCrop || out->width != kCrop)
-      return std::string("augmented clip has the wrong shape");
-    if (out->data != again.data) return std::string("augmentation is not deterministic for one key");
-    for (float x : out->data)
-      if (!std::isfinite(x) || std::abs(x) > 3.0f) return "augmented value " + std::to_string(x) + " out of range";
-    return std::string();
-  };
+  v.check = [clip, out, config] { return check_augmented(*clip, config, 1, *out); };
   c.variants.push_back(std::move(v));
   runner.run(c);
 }
