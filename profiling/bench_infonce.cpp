@@ -193,9 +193,9 @@ void bench_memory_bank_update(fovea::bench::Runner& runner, const Target& t) {
     };
   };
   const double N = s.batch, D = s.dim, e = kElement;
-  fovea::bench::Case c{.kernel = "memory_bank_update", .shape = "N" + std::to_string(s.batch) + "xD" +
-                                                            std::to_string(s.dim) + "xM" + std::to_string(s.rows),
-                       .device = t.name};
+  std::ostringstream shape;
+  shape << "N" << s.batch << "xD" << s.dim << "xM" << s.rows;
+  fovea::bench::Case c{.kernel = "memory_bank_update", .shape = shape.str(), .device = t.name};
   // fused: scan (indices, values), then indices, values and the old rows read once, new rows
   // written once. Flops: 3 per element for the update, 3 for the norm and the scaling.
   c.variants.push_back({"fused", 2 * N * kIndex + e * 4 * N * D, 6 * N * D, fused, checked(fused)});
