@@ -31,9 +31,19 @@ void require_device(int index, const char* op);
 
 [[noreturn]] void throw_error(cudaError_t status, const char* expression, const char* file, int line);
 
-// Caching allocator: freed blocks are kept per size class and device and handed out again.
+// Caching allocator, stream-aware as PyTorch's: a block belongs to the stream current at its
+// allocation, and once freed it is handed out again only to allocations of its size class on
+// that device and stream, whose stream order puts the new owner's work after the old one's.
+// A block that other streams use must be named to record_stream: freeing it then records an
+// event on each of them, and it is handed out again only once these events have completed.
+// Freed and pending blocks count as cached bytes.
 void* allocate(int64_t nbytes, int device);
 void release(void* ptr, int64_t nbytes, int device);
+// Declares that work queued on `stream` uses the live block holding `ptr` (any address inside
+// it, e.g. Tensor::raw_data()), as torch's Tensor.record_stream. Throws fovea::Error when ptr
+// is not inside a live device allocation.
+void record_stream(const void* ptr, cudaStream_t stream);
+// Waits for the devices' work, then returns every cached block to the device.
 void empty_cache();
 AllocatorStats allocator_stats(int device);
 
@@ -51,7 +61,8 @@ void synchronize();
 void copy_bytes(void* dst, const void* src, int64_t nbytes, cudaMemcpyKind kind);
 void copy_bytes_async(void* dst, const void* src, int64_t nbytes, cudaMemcpyKind kind);
 
-// An owned non-blocking stream.
+// An owned non-blocking stream. Destroying it waits for its work; the allocator's blocks of
+// this stream then belong to the legacy default stream.
 class Stream {
  public:
   Stream();
