@@ -4,8 +4,10 @@
 // with a free pinned buffer (claims, and so buffers, go in batch order, so the batch the
 // trainer waits for always gets one). The trainer's thread enqueues the copies, the copy
 // stream first waiting for the trainer's stream, so device memory the trainer freed is never
-// overwritten while its kernels may still read it; a buffer is written again only after its
-// copy's event has completed.
+// overwritten while its kernels may still read it; the batch's device memory is recorded as
+// used on the copy stream, so the allocator hands it out again only after the copy, whenever
+// and on whichever stream the trainer drops the batch. A buffer is written again only after
+// its copy's event has completed.
 #include "data/loader.h"
 
 #include <algorithm>
@@ -106,6 +108,7 @@ struct DeviceTransfer {
     trainer_ready.make_wait(stream.get());
     batch.data = make_tensor({batch.size, batch.views, batch.channels, batch.frames, batch.height, batch.width},
                              DType::f32, device);
+    cuda::record_stream(batch.data.raw_data(), stream.get());
     Buffer& buffer = buffers[static_cast<size_t>(slot.pinned)];
     {
       cuda::StreamGuard on_copy_stream(stream.get());
