@@ -135,13 +135,12 @@ struct DeviceTransfer {
     slot.copy_event = -1;
   }
 
-  // A slot dropped unused (restore, error): its buffer and event go back.
+  // A slot dropped unused (restore, error): its buffer and event go back. A pending copy needs
+  // no wait: its device memory is recorded on the copy stream, so it is not handed out again
+  // before the copy lands.
   void drop(Slot& slot) {
     if (slot.pinned >= 0) free_buffers.push_back(slot.pinned);
-    if (slot.copy_event >= 0) {
-      stream.synchronize();  // the copy must not land in device memory handed out again
-      free_events.push_back(slot.copy_event);
-    }
+    if (slot.copy_event >= 0) free_events.push_back(slot.copy_event);
     slot.pinned = slot.copy_event = -1;
   }
 };
